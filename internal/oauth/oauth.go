@@ -1,0 +1,84 @@
+// Package oauth is the protocol vocabulary shared by the checker and the mock
+// server: parameter names, grant types, client authentication methods and the
+// RFC 6749 §5.2 error codes (https://www.rfc-editor.org/rfc/rfc6749#section-5.2).
+//
+// It holds names and wire data only, never the logic that decides whether a
+// request is valid: the mock server and the conformance checker must not share
+// validation code, or a shared bug would hide itself.
+package oauth
+
+// Request and response parameter names (RFC 6749 §4.1.3, §5.1, §6; RFC 7636 §4).
+const (
+	ParamGrantType             = "grant_type"
+	ParamCode                  = "code"
+	ParamRedirectURI           = "redirect_uri"
+	ParamClientID              = "client_id"
+	ParamClientSecret          = "client_secret"
+	ParamRefreshToken          = "refresh_token"
+	ParamScope                 = "scope"
+	ParamState                 = "state"
+	ParamResponseType          = "response_type"
+	ParamCodeVerifier          = "code_verifier"
+	ParamCodeChallenge         = "code_challenge"
+	ParamCodeChallengeMethod   = "code_challenge_method"
+	ParamAccessToken           = "access_token"
+	ParamTokenType             = "token_type"
+	ParamExpiresIn             = "expires_in"
+	ParamRefreshTokenExpiresIn = "refresh_token_expires_in"
+	ParamError                 = "error"
+	ParamErrorDescription      = "error_description"
+	ParamErrorURI              = "error_uri"
+)
+
+// Grant types this harness exercises.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// PKCE code challenge methods (RFC 7636 §4.2).
+const (
+	PKCES256  = "S256"
+	PKCEPlain = "plain"
+)
+
+// AuthMethod is a client authentication method, named as in the OAuth
+// dynamic client registration registry (RFC 7591 §2).
+type AuthMethod string
+
+const (
+	AuthBasic AuthMethod = "client_secret_basic"
+	AuthPost  AuthMethod = "client_secret_post"
+	AuthNone  AuthMethod = "none"
+)
+
+// AuthMethods lists the methods in the order they are documented.
+var AuthMethods = []AuthMethod{AuthBasic, AuthPost, AuthNone}
+
+// Valid reports whether m is one of AuthMethods.
+func (m AuthMethod) Valid() bool {
+	for _, k := range AuthMethods {
+		if m == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Header names used on the wire.
+const (
+	HeaderContentType     = "Content-Type"
+	HeaderCacheControl    = "Cache-Control"
+	HeaderPragma          = "Pragma"
+	HeaderWWWAuthenticate = "WWW-Authenticate"
+	HeaderAuthorization   = "Authorization"
+	// HeaderQuirk names mock-server fault switches for one request; the
+	// mock honours it only when started with -quirks-from-header.
+	HeaderQuirk = "Tokenharness-Quirk"
+)
+
+// Media types.
+const (
+	MediaForm = "application/x-www-form-urlencoded"
+	MediaJSON = "application/json"
+)

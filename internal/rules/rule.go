@@ -1,0 +1,215 @@
+// Package rules is the conformance catalogue: every behaviour a black-box
+// client can check at an OAuth 2.0 token endpoint, declared once as a Rule
+// value. The Ginkgo specs, the JUnit/JSON/HTML reports and the mock server's
+// fault switches ("quirks") all key on Rule.ID.
+//
+// Sources: RFC 6749 (https://www.rfc-editor.org/rfc/rfc6749), RFC 7636 PKCE
+// (https://www.rfc-editor.org/rfc/rfc7636), RFC 9700 OAuth 2.0 Security BCP
+// (https://www.rfc-editor.org/rfc/rfc9700), and the commoninja and dressipi
+// token endpoint documents.
+//
+// A rule is data plus a flow over Env; Env is implemented by package
+// conform. Nothing here sends HTTP or decides how a server validates a
+// request, so the checker never shares validation code with the mock.
+package rules
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"tokenharness/internal/oauth"
+)
+
+// ID is a rule's stable name: grep-equal across code, spec text, reports and
+// mock quirks. See idGrammar.
+type ID string
+
+var idGrammar = regexp.MustCompile(`^((RFC\d{4}|COMMONINJA|DRESSIPI|TH)-[0-9A-Z.]+-[A-Z0-9]+(-[A-Z0-9]+)*|VAR-[A-Z0-9]+(-[A-Z0-9]+)*)$`)
+
+// Valid reports whether id follows the ID grammar.
+func (id ID) Valid() bool { return idGrammar.MatchString(string(id)) }
+
+// Level is how strongly the source states the rule.
+type Level string
+
+const (
+	MUST   Level = "MUST"
+	SHOULD Level = "SHOULD"
+	MAY    Level = "MAY"
+	// DOC is behaviour a vendor document states for its endpoint; it gates
+	// like MUST in that vendor's profile.
+	DOC Level = "DOC"
+)
+
+// Gates reports whether a violation at this level fails the run.
+func (l Level) Gates() bool { return l == MUST || l == DOC }
+
+// Source is where a rule comes from.
+type Source struct {
+	Doc     string `json:"doc"`     // "RFC 6749", "commoninja token endpoint"
+	Section string `json:"section"` // "5.1"
+	URL     string `json:"url"`
+	Quote   string `json:"quote"` // the sentence the rule enforces
+}
+
+// Need is a precondition a rule has on the run's configuration. A rule whose
+// need is unmet is reported as skipped with Need.Why, never silently passed.
+type Need string
+
+const (
+	NeedCode    Need = "code"    // a source of fresh authorization codes (CODE_CMD or AUTHORIZE_URL)
+	NeedSecret  Need = "secret"  // the client authenticates with a secret
+	NeedPublic  Need = "public"  // the client is public (CLIENT_AUTH=none)
+	NeedBasic   Need = "basic"   // the client may use client_secret_basic
+	NeedClient2 Need = "client2" // a second registered client (CLIENT2_ID)
+	NeedScope   Need = "scope"   // a configured SCOPE to request and widen
+	NeedAPIKey  Need = "apikey"  // an x-api-key header among HEADERS
+)
+
+// Why says how to satisfy n, for skip reasons.
+func (n Need) Why() string {
+	switch n {
+	case NeedCode:
+		return "needs fresh authorization codes: set CODE_CMD or AUTHORIZE_URL"
+	case NeedSecret:
+		return "needs a confidential client: set CLIENT_SECRET and CLIENT_AUTH=client_secret_basic|client_secret_post"
+	case NeedPublic:
+		return "needs a public client: set CLIENT_AUTH=none"
+	case NeedBasic:
+		return "needs a client that authenticates with client_secret_basic: set CLIENT_AUTH=client_secret_basic"
+	case NeedClient2:
+		return "needs a second client: set CLIENT2_ID (and CLIENT2_SECRET for a confidential one)"
+	case NeedScope:
+		return "needs a scope to request: set SCOPE"
+	case NeedAPIKey:
+		return "needs an API key header: set HEADERS='x-api-key: ...'"
+	}
+	return "needs " + string(n)
+}
+
+// Check is one expectation on an exchange. Desc is shown in reports; Fn
+// returns nil when the exchange meets it, or says what differed.
+type Check struct {
+	Desc string
+	Fn   func(x *oauth.Exchange) error
+}
+
+// Flow drives a rule against a target and returns the exchange to judge.
+type Flow func(ctx context.Context, e Env) Outcome
+
+// Rule is one declared conformance rule.
+type Rule struct {
+	ID       ID
+	Source   Source
+	Level    Level
+	Summary  string // present tense, behaviour not test
+	Profiles Profiles
+	Needs    []Need
+	// Send is a single exchange built on a fresh starting state; Flow is a
+	// multi-step flow. Exactly one is set.
+	Send   *Send
+	Flow   Flow
+	Expect []Check
+	// Fault is the wire-level fault the mock applies when this rule's quirk
+	// is on; zero for behavioural faults, which sit at the mock's enforcement line.
+	Fault Fault
+	// Race marks rules that send concurrent requests.
+	Race bool
+}
+
+// Run executes the rule's flow and applies Expect to the judged exchange.
+func (r Rule) Run(ctx context.Context, e Env) Outcome {
+	flow := r.Flow
+	if r.Send != nil {
+		flow = r.Send.flow()
+	}
+	o := flow(ctx, e)
+	if o.Skip != "" || o.Violation != nil || o.Judged == nil {
+		return o
+	}
+	for _, c := range r.Expect {
+		if err := c.Fn(o.Judged); err != nil {
+			o.Violation = fmt.Errorf("%s: %w", c.Desc, err)
+			o.Check = c.Desc
+			return o
+		}
+	}
+	return o
+}
+
+// Expects lists the descriptions of r's checks, for reports.
+func (r Rule) Expects() []string {
+	out := make([]string, len(r.Expect))
+	for i, c := range r.Expect {
+		out[i] = c.Desc
+	}
+	return out
+}
+
+// SpecText is the Ginkgo spec text and JUnit test name: "<ID>: <Summary>".
+func (r Rule) SpecText() string { return string(r.ID) + ": " + r.Summary }
+
+// Labels are derived Ginkgo labels; nothing types them by hand.
+func (r Rule) Labels() []string {
+	ls := []string{"rule:" + string(r.ID), "level:" + string(r.Level), "source:" + sourceLabel(r.Source.Doc)}
+	for _, p := range r.Profiles.Names() {
+		ls = append(ls, "profile:"+string(p))
+	}
+	for _, n := range r.Needs {
+		ls = append(ls, "needs:"+string(n))
+	}
+	if r.Race {
+		ls = append(ls, "race")
+	}
+	return ls
+}
+
+func sourceLabel(doc string) string {
+	return strings.ToLower(strings.NewReplacer(" ", "", "token", "", "endpoint", "").Replace(doc))
+}
+
+// Outcome is what running a rule produced.
+type Outcome struct {
+	// Judged is the exchange the checks were applied to; nil for flows that
+	// judge several exchanges themselves (races).
+	Judged *oauth.Exchange
+	// Violation says what differed from the rule; nil when the rule held.
+	Violation error
+	// Check is the description of the check that failed, if one did.
+	Check string
+	// Setup is true when the violation happened while reaching the state
+	// the rule needs (e.g. a valid code was not redeemed).
+	Setup bool
+	// Skip is the reason the rule could not run; empty when it ran.
+	Skip string
+	// Note is extra evidence worth showing even when the rule held.
+	Note string
+}
+
+// Judge returns an outcome that applies the rule's checks to x.
+func Judge(x *oauth.Exchange) Outcome { return Outcome{Judged: x} }
+
+// Violated returns an outcome that failed with err, judged on x (may be nil).
+func Violated(x *oauth.Exchange, format string, args ...any) Outcome {
+	return Outcome{Judged: x, Violation: fmt.Errorf(format, args...)}
+}
+
+// SetupFailed turns an error reaching a rule's starting state into an
+// outcome: unavailable preconditions skip, anything else is a violation.
+func SetupFailed(x *oauth.Exchange, err error) Outcome {
+	var u *Unavailable
+	if asUnavailable(err, &u) {
+		return Outcome{Skip: u.Reason}
+	}
+	return Outcome{Judged: x, Violation: fmt.Errorf("setup: %w", err), Setup: true}
+}
+
+// Sorted returns rules ordered by ID.
+func Sorted(rs []Rule) []Rule {
+	out := append([]Rule(nil), rs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

@@ -1,0 +1,212 @@
+// Package reports owns the machine-readable results of tokenharness runs:
+// one documented, versioned schema (APIVersion) for conformance and load
+// reports, their JSON encoding, and the exit status a report implies.
+// Renderers (reports/html) and the baseline gate (reports/compare) read only
+// these types, so they change without touching the suite or the load side.
+package reports
+
+import (
+	"time"
+
+	"tokenharness/internal/oauth"
+)
+
+// APIVersion is written into every report; bump it on incompatible changes.
+const APIVersion = "tokenharness/v1"
+
+// Report kinds.
+const (
+	KindConformance = "conformance"
+	KindLoad        = "load"
+)
+
+// Verdicts.
+const (
+	VerdictPass  = "pass"
+	VerdictFail  = "fail"
+	VerdictError = "error" // the harness or its configuration failed; nothing was judged
+)
+
+// Rule statuses in a conformance report.
+const (
+	StatusPassed  = "passed"
+	StatusFailed  = "failed"
+	StatusWarned  = "warned"
+	StatusWaived  = "waived"
+	StatusSkipped = "skipped"
+)
+
+// Conformance is the result of checking one target against one profile.
+type Conformance struct {
+	APIVersion string    `json:"api_version"`
+	Kind       string    `json:"kind"`
+	Profile    string    `json:"profile"`
+	Target     string    `json:"target"`                // URL, credentials removed
+	TargetKind string    `json:"target_kind"`           // "external", "container" or "in-process"
+	TargetNote string    `json:"target_note,omitempty"` // why that target kind was used
+	ClientAuth string    `json:"client_auth"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Verdict    string    `json:"verdict"`
+	// HarnessError is set when Verdict is "error": what went wrong and how to fix it.
+	HarnessError string       `json:"harness_error,omitempty"`
+	Summary      Summary      `json:"summary"`
+	Rules        []RuleResult `json:"rules"`
+	// ServerLog holds the bundled mock's log lines when a rule failed (redacted).
+	ServerLog string `json:"server_log,omitempty"`
+}
+
+// Summary counts rules by status.
+type Summary struct {
+	Total   int `json:"total"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Warned  int `json:"warned"`
+	Waived  int `json:"waived"`
+	Skipped int `json:"skipped"`
+}
+
+// RuleResult is one rule's verdict with its evidence.
+type RuleResult struct {
+	ID            string `json:"id"`
+	Level         string `json:"level"` // MUST, SHOULD, MAY, DOC
+	Status        string `json:"status"`
+	Summary       string `json:"summary"`
+	SourceDoc     string `json:"source_doc"`
+	SourceSection string `json:"source_section"`
+	SourceURL     string `json:"source_url,omitempty"`
+	Quote         string `json:"quote,omitempty"`
+	// PolicyMode is the profile's stance: enforce, warn or waive; PolicyReason why.
+	PolicyMode   string   `json:"policy_mode"`
+	PolicyReason string   `json:"policy_reason,omitempty"`
+	Expects      []string `json:"expects,omitempty"`
+	// Reason explains a non-passed status (skip reason, violation, policy).
+	Reason string `json:"reason,omitempty"`
+	// Violation says what differed, when the rule's checks failed.
+	Violation string `json:"violation,omitempty"`
+	// Class is the failure class of a transport failure (timeout, not_json, ...).
+	Class      string  `json:"class,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	// Evidence is every exchange the rule made, secrets redacted; kept for
+	// non-passed rules only.
+	Evidence []oauth.Exchange `json:"evidence,omitempty"`
+}
+
+// Load is the result of one load profile run (or of merged shards).
+type Load struct {
+	APIVersion string    `json:"api_version"`
+	Kind       string    `json:"kind"`
+	Profile    string    `json:"profile"` // herd, ramp, rotation-race, spike, soak, mixed
+	Target     string    `json:"target"`
+	TargetKind string    `json:"target_kind"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Verdict    string    `json:"verdict"`
+	// Valid is false when the generator could not keep its schedule
+	// (see GeneratorLag), so latency figures understate the truth.
+	Valid        bool   `json:"valid"`
+	InvalidWhy   string `json:"invalid_why,omitempty"`
+	HarnessError string `json:"harness_error,omitempty"`
+
+	Params       LoadParams `json:"params"`
+	Requests     uint64     `json:"requests"`
+	Rate         float64    `json:"rate"`       // achieved request rate, req/s
+	Throughput   float64    `json:"throughput"` // successful req/s
+	SuccessRatio float64    `json:"success_ratio"`
+	// Latency is measured from each request's scheduled send time, so a
+	// stalled server or generator shows (no coordinated omission).
+	Latency      Percentiles `json:"latency_ms"`
+	GeneratorLag Percentiles `json:"generator_lag_ms"`
+	// StatusCodes by HTTP status ("0" is a transport failure); ErrorClasses by
+	// harness classification: invalid_grant, invalid_client, other_oauth, 5xx,
+	// 429, timeout, conn, not_json, ...
+	StatusCodes  map[string]uint64 `json:"status_codes"`
+	ErrorClasses map[string]uint64 `json:"error_classes"`
+	Correctness  Correctness       `json:"correctness"`
+	Knee         *Knee             `json:"knee,omitempty"` // ramp only
+	Recovery     *Recovery         `json:"recovery,omitempty"`
+	Thresholds   []Threshold       `json:"thresholds"`
+	Series       []Bucket          `json:"series"`    // per-interval figures for charts
+	Histogram    []HistBucket      `json:"histogram"` // latency histogram
+	Scatter      []Point           `json:"scatter"`   // downsampled individual latencies
+	Shards       int               `json:"shards,omitempty"`
+}
+
+// LoadParams are the run's parameters as resolved (defaults applied).
+type LoadParams struct {
+	Rate       float64        `json:"rate"`
+	Duration   time.Duration  `json:"duration_ns"`
+	Workers    uint64         `json:"workers"`
+	Clients    int            `json:"clients"` // size of the token pool
+	Timeout    time.Duration  `json:"timeout_ns"`
+	Shard      string         `json:"shard,omitempty"` // "i/n"
+	Extra      map[string]any `json:"extra,omitempty"` // profile-specific parameters
+	Thresholds map[string]any `json:"thresholds,omitempty"`
+}
+
+// Percentiles in milliseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Correctness counts protocol-level failures seen under load.
+type Correctness struct {
+	DuplicateAccessTokens uint64 `json:"duplicate_access_tokens"`
+	// DeadAfterRefresh counts refresh tokens that a successful refresh
+	// returned but that the server then rejected on their first use.
+	DeadAfterRefresh uint64 `json:"dead_after_refresh"`
+	RaceGroups       uint64 `json:"race_groups"`
+	// RaceWinners maps "number of winners in a group" to how many groups had it.
+	RaceWinners       map[string]uint64 `json:"race_winners,omitempty"`
+	MultiWinnerGroups uint64            `json:"multi_winner_groups"`
+	PoolExhausted     uint64            `json:"pool_exhausted"`
+}
+
+// Knee is the highest rate that met the SLO in a ramp.
+type Knee struct {
+	Rate   float64 `json:"rate"`
+	Reason string  `json:"reason"` // what broke above it
+}
+
+// Recovery is how long a spike took to return to baseline latency.
+type Recovery struct {
+	Seconds   float64 `json:"seconds"`
+	Recovered bool    `json:"recovered"`
+}
+
+// Threshold is one declared limit and whether the run met it.
+type Threshold struct {
+	Name     string  `json:"name"` // e.g. "p99_ms", "error_rate", "race_winners"
+	Limit    float64 `json:"limit"`
+	Observed float64 `json:"observed"`
+	Passed   bool    `json:"passed"`
+}
+
+// Bucket is one interval of a run.
+type Bucket struct {
+	T         float64           `json:"t"` // seconds since start
+	Requested float64           `json:"requested_rate"`
+	Rate      float64           `json:"rate"`
+	P50       float64           `json:"p50_ms"`
+	P99       float64           `json:"p99_ms"`
+	Errors    map[string]uint64 `json:"errors,omitempty"`
+	Codes     map[string]uint64 `json:"codes,omitempty"`
+}
+
+// HistBucket counts latencies up to LeMS.
+type HistBucket struct {
+	LeMS  float64 `json:"le_ms"`
+	Count uint64  `json:"count"`
+}
+
+// Point is one request in the scatter plot.
+type Point struct {
+	T         float64 `json:"t"`
+	LatencyMS float64 `json:"ms"`
+	OK        bool    `json:"ok"`
+}
