@@ -46,7 +46,10 @@ const (
 	AuthBoth        Auth = "both"         // Basic header and client_secret in the body
 	AuthWrongSecret Auth = "wrong-secret" // the configured method with a wrong secret
 	AuthBasic       Auth = "basic"        // client_secret_basic regardless of configuration
-	AuthQuery       Auth = "query"        // client_id and client_secret in the URL query
+	// AuthBasicWrongSecret is client_secret_basic with a wrong secret.
+	AuthBasicWrongSecret Auth = "basic-wrong-secret"
+	AuthQuery            Auth = "query" // client_id and client_secret in the URL query
+	AuthPost             Auth = "post"  // client_secret_post regardless of configuration
 )
 
 // Request is a token request in the rule's terms; Env turns it into HTTP.
@@ -57,7 +60,9 @@ type Request struct {
 	Auth   Auth
 	// Form is the body's parameters before client authentication is added.
 	Form url.Values
-	// ContentType overrides application/x-www-form-urlencoded.
+	// JSON sends Form (client credentials included) as a JSON object.
+	JSON bool
+	// ContentType overrides the media type the body is labelled with.
 	ContentType string
 	// Body, when set, is sent verbatim instead of Form.
 	Body []byte

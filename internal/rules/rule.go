@@ -167,8 +167,13 @@ func (r Rule) Labels() []string {
 	return ls
 }
 
+// sourceLabel shortens a source document to a label value: "rfc6749",
+// "commoninja", "tokenharness".
 func sourceLabel(doc string) string {
-	return strings.ToLower(strings.NewReplacer(" ", "", "token", "", "endpoint", "").Replace(doc))
+	if num, ok := strings.CutPrefix(doc, "RFC "); ok {
+		return "rfc" + num
+	}
+	return strings.ToLower(strings.Fields(doc + " x")[0])
 }
 
 // Outcome is what running a rule produced.

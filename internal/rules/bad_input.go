@@ -1,0 +1,102 @@
+package rules
+
+import (
+	"strings"
+
+	"tokenharness/internal/oauth"
+)
+
+// Request syntax and hostile input (RFC 6749 §3.2, §4.1.3; harness robustness).
+
+// hugeBodySize is the size of the oversized request body: far beyond any
+// legitimate token request, small enough to send in well under a second.
+const hugeBodySize = 10 << 20
+
+var (
+	PostOnly = Rule{
+		ID: "RFC6749-3.2-POST-ONLY", Level: MUST,
+		Source:  rfc6749("3.2", `The client MUST use the HTTP "POST" method when making access token requests.`),
+		Summary: "a GET request to the token endpoint issues no tokens",
+		Profiles: Everywhere().With(Commoninja,
+			Warn("the commoninja document's heading says GET /oauth/token while every example uses POST")),
+		Needs: []Need{NeedCode},
+		Send: redeemWith("redeem with GET and the parameters in the query", func(r *Request) {
+			r.Method = "GET"
+		}),
+		Expect: []Check{NotIssued()},
+	}
+	FormEncoded = Rule{
+		ID: "RFC6749-4.1.3-FORM-ENCODED", Level: SHOULD,
+		Source:   rfc6749("4.1.3", `The client makes a request to the token endpoint by sending the following parameters using the "application/x-www-form-urlencoded" format`),
+		Summary:  "a JSON request body is rejected with invalid_request",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send:   redeemWith("redeem with a JSON body", func(r *Request) { r.JSON = true }),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest)},
+	}
+	WrongContentType = Rule{
+		ID: "TH-INPUT-WRONG-CONTENT-TYPE", Level: SHOULD,
+		Source:   harness("input", `A body labelled with another media type is not a form, whatever it contains.`),
+		Summary:  "a form body labelled text/plain is rejected with invalid_request",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send:   redeemWith("redeem labelled text/plain", func(r *Request) { r.ContentType = "text/plain" }),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest)},
+	}
+	DuplicateParams = Rule{
+		ID: "RFC6749-3.2-NO-DUPLICATE-PARAMS", Level: MUST,
+		Source:   rfc6749("3.2", `Request and response parameters MUST NOT be included more than once.`),
+		Summary:  "a request repeating a parameter is rejected with invalid_request",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send: redeemWith("redeem with grant_type twice", func(r *Request) {
+			r.Form.Add(oauth.ParamGrantType, oauth.GrantAuthorizationCode)
+		}),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest)},
+	}
+	EmptyParamOmitted = Rule{
+		ID: "RFC6749-3.2-EMPTY-PARAM-OMITTED", Level: MUST,
+		Source:   rfc6749("3.2", `Parameters sent without a value MUST be treated as if they were omitted from the request.`),
+		Summary:  "an empty grant_type is treated as missing (invalid_request)",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send: redeemWith("redeem with grant_type=", func(r *Request) {
+			r.Form.Set(oauth.ParamGrantType, "")
+		}),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest)},
+	}
+	UnknownParamsIgnored = Rule{
+		ID: "RFC6749-3.2-UNKNOWN-PARAMS-IGNORED", Level: MUST,
+		Source:   rfc6749("3.2", `The authorization server MUST ignore unrecognized request parameters.`),
+		Summary:  "unrecognised request parameters are ignored",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send: redeemWith("redeem with an unknown parameter", func(r *Request) {
+			r.Form.Set("tokenharness_unknown", "ignored")
+		}),
+		Expect: []Check{Success()},
+	}
+	HugeBody = Rule{
+		ID: "TH-INPUT-HUGE-BODY", Level: SHOULD,
+		Source:   harness("input", `A token endpoint bounds what it reads: an oversized body is refused with a 4xx, not a crash, a 5xx or a hang.`),
+		Summary:  "a 10 MB request body is refused with a 4xx",
+		Profiles: Everywhere(),
+		Send: &Send{From: FromNothing, Build: func(s *State) Request {
+			r := unknownCode(s)
+			r.Step = "send a 10 MB body"
+			r.Form.Set("tokenharness_padding", strings.Repeat("a", hugeBodySize))
+			return r
+		}},
+		Expect: []Check{ClientError()},
+	}
+	InvalidUTF8 = Rule{
+		ID: "TH-INPUT-INVALID-UTF8", Level: SHOULD,
+		Source:   harness("input", `Malformed input is the client's error: invalid UTF-8 in a parameter gets a 4xx §5.2 error.`),
+		Summary:  "invalid UTF-8 in a parameter is rejected with a 4xx error",
+		Profiles: Everywhere(),
+		Send: &Send{From: FromNothing, Build: func(s *State) Request {
+			r := unknownCode(s)
+			r.Step = "send a code with invalid UTF-8"
+			r.Form.Set(oauth.ParamCode, "\xff\xfe\xfd-tokenharness")
+			return r
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
+	}
+)
+
+var badInput = []Rule{PostOnly, FormEncoded, WrongContentType, DuplicateParams, EmptyParamOmitted, UnknownParamsIgnored, HugeBody, InvalidUTF8}

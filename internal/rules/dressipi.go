@@ -1,0 +1,66 @@
+package rules
+
+import (
+	"tokenharness/internal/oauth"
+)
+
+// What the dressipi token endpoint document states beyond RFC 6749. Its
+// deviation (redirect_uri required on refresh) is waived on
+// RFC6749-6-REFRESH-NO-REDIRECT and checked here instead.
+
+var (
+	DressipiJWT = Rule{
+		ID: "DRESSIPI-ANY-JWT-ACCESS-TOKEN", Level: DOC,
+		Source:   dressipi("Responses 200", `access_token ... Example eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE1NzE5OTQ2NzIsImlhdCI6MTU3MTkwODI3Miwic3ViIjoiOTQxNzMifQ...`),
+		Summary:  "the access token is an HS256 JWT with exp, iat and sub",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Expect: []Check{Success(), Field(oauth.ParamAccessToken, JWT("HS256", "exp", "iat", "sub"))},
+		Fault:  Fault{On: OnCodeSuccess, SetField: oauth.ParamAccessToken, Value: "opaque-access-token-not-a-jwt"},
+	}
+	DressipiBearer = Rule{
+		ID: "DRESSIPI-ANY-TOKEN-TYPE-BEARER", Level: DOC,
+		Source:   dressipi("Responses 200", `token_type string The access_token type (this will always be Bearer)`),
+		Summary:  "token_type is Bearer",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Expect: []Check{Success(), Field(oauth.ParamTokenType, EqualFold("Bearer"))},
+		Fault:  Fault{On: OnCodeSuccess, SetField: oauth.ParamTokenType, Value: "mac"},
+	}
+	DressipiExpiresInteger = Rule{
+		ID: "DRESSIPI-ANY-EXPIRES-IN-INTEGER", Level: DOC,
+		Source:   dressipi("Responses 200", `expires_in integer (int32) The lifetime of the token, in seconds`),
+		Summary:  "expires_in is a positive integer",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Expect: []Check{Success(), Field(oauth.ParamExpiresIn, PositiveInteger())},
+		Fault:  Fault{On: OnCodeSuccess, SetField: oauth.ParamExpiresIn, Value: 86400.5},
+	}
+	DressipiRefreshRedirectRequired = Rule{
+		ID: "DRESSIPI-REFRESH-REDIRECT-REQUIRED", Level: DOC,
+		Source:   dressipi("Body parameters", `redirect_uri string Required Valid values [ "urn:ietf:wg:oauth:2.0:oob:auto" ]`),
+		Summary:  "a refresh without redirect_uri is rejected",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode},
+		Send:   refreshWith("refresh without redirect_uri", func(r *Request) { r.Form.Del(oauth.ParamRedirectURI) }),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
+	}
+	DressipiRefreshRedirectOOB = Rule{
+		ID: "DRESSIPI-REFRESH-REDIRECT-OOB", Level: DOC,
+		Source:   dressipi("Body parameters", `The redirect URI must be set to urn:ietf:wg:oauth:2.0:oob:auto`),
+		Summary:  "a refresh with any other redirect_uri is rejected",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode},
+		Send: refreshWith("refresh with another redirect_uri", func(r *Request) {
+			r.Form.Set(oauth.ParamRedirectURI, "https://tokenharness.invalid/callback")
+		}),
+		Expect: []Check{Rejected(oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
+	}
+	DressipiAPIKey = Rule{
+		ID: "DRESSIPI-ANY-API-KEY", Level: DOC,
+		Source:   dressipi("Security", `API Key Header parameter name x-api-key`),
+		Summary:  "a request without the x-api-key header issues no tokens",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode, NeedAPIKey},
+		Send: redeemWith("redeem without x-api-key", func(r *Request) {
+			r.OmitHeaders = []string{"X-Api-Key"}
+		}),
+		Expect: []Check{NotIssued()},
+	}
+)
+
+var dressipiRules = []Rule{DressipiJWT, DressipiBearer, DressipiExpiresInteger, DressipiRefreshRedirectRequired, DressipiRefreshRedirectOOB, DressipiAPIKey}

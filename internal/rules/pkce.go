@@ -1,0 +1,78 @@
+package rules
+
+import (
+	"context"
+
+	"tokenharness/internal/oauth"
+)
+
+// PKCE at the token endpoint (RFC 7636 §4.1, §4.5, §4.6; RFC 9700 §2.1.1).
+
+var pkceProfiles = Only(Dressipi, OAuth21)
+
+var (
+	PKCEVerified = Rule{
+		ID: "RFC7636-4.6-S256-VERIFIED", Level: MUST,
+		Source:   rfc7636("4.6", `If the values are not equal, an error response indicating "invalid_grant" as described in Section 5.2 of [RFC6749] MUST be returned.`),
+		Summary:  "a code_verifier that does not match the S256 challenge is rejected",
+		Profiles: pkceProfiles, Needs: []Need{NeedCode},
+		Send: &Send{From: FromCode, Code: CodeOptions{PKCE: oauth.PKCES256}, Build: func(s *State) Request {
+			r := Redeem(s.Grant)
+			r.Step = "redeem with a wrong code_verifier"
+			r.Form.Set(oauth.ParamCodeVerifier, "wrong-verifier-wrong-verifier-wrong-verifier-0123456789")
+			return r
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
+	}
+	PKCEVerifierRequired = Rule{
+		ID: "RFC9700-2.1.1-VERIFIER-REQUIRED", Level: MUST,
+		Source:   rfc9700("2.1.1", `Authorization servers MUST ... ensure that if a code_challenge was present in the authorization request, a code_verifier is present in the token request.`),
+		Summary:  "a code issued with a challenge is not redeemed without code_verifier",
+		Profiles: pkceProfiles, Needs: []Need{NeedCode},
+		Send: &Send{From: FromCode, Code: CodeOptions{PKCE: oauth.PKCES256}, Build: func(s *State) Request {
+			r := Redeem(s.Grant)
+			r.Step = "redeem without code_verifier"
+			r.Form.Del(oauth.ParamCodeVerifier)
+			return r
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant, oauth.ErrInvalidRequest)},
+	}
+	PKCEVerifierSyntax = Rule{
+		ID: "RFC7636-4.1-VERIFIER-SYNTAX", Level: MUST,
+		Source:   rfc7636("4.1", `code-verifier = 43*128unreserved`),
+		Summary:  "a code_verifier shorter than 43 characters is rejected even if it matches",
+		Profiles: pkceProfiles, Needs: []Need{NeedCode},
+		// The challenge is computed from the short verifier, so only a server that
+		// checks the verifier's syntax tells it apart from a valid one.
+		Send: &Send{From: FromCode, Code: CodeOptions{PKCE: oauth.PKCES256, Verifier: "short-verifier-0123456789"}, Build: func(s *State) Request {
+			r := Redeem(s.Grant)
+			r.Step = "redeem with a 25-character code_verifier"
+			return r
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant, oauth.ErrInvalidRequest)},
+	}
+	PKCERequired = Rule{
+		ID: "RFC9700-2.1.1-PKCE-REQUIRED", Level: MUST,
+		Source:   rfc9700("2.1.1", `Public clients MUST use PKCE [RFC7636] ... Authorization servers MUST support PKCE`),
+		Summary:  "a code obtained without a code_challenge cannot be redeemed",
+		Profiles: pkceProfiles, Needs: []Need{NeedCode},
+		Flow: func(ctx context.Context, e Env) Outcome {
+			g, err := e.Code(ctx, CodeOptions{PKCE: PKCENone})
+			if err != nil {
+				var u *Unavailable
+				if asUnavailable(err, &u) {
+					return Outcome{Skip: u.Reason}
+				}
+				// Refusing to issue a code without a challenge enforces the rule
+				// at the authorization endpoint, which is as good.
+				return Outcome{Note: "the authorization endpoint refused a request without code_challenge: " + err.Error()}
+			}
+			r := Redeem(g)
+			r.Step = "redeem a code issued without PKCE"
+			return Judge(e.Do(ctx, r))
+		},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant, oauth.ErrInvalidRequest)},
+	}
+)
+
+var pkce = []Rule{PKCEVerified, PKCEVerifierRequired, PKCEVerifierSyntax, PKCERequired}

@@ -1,0 +1,150 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+
+	"tokenharness/internal/oauth"
+)
+
+// The refresh_token grant (RFC 6749 §6) and refresh token protection
+// (RFC 9700 §4.14.2).
+
+func refreshWith(step string, edit func(*Request)) *Send {
+	return &Send{From: FromTokens, Build: func(s *State) Request {
+		r := Refresh(s.Env, s.Refresh)
+		r.Step = step
+		edit(&r)
+		return r
+	}}
+}
+
+var rotationProfiles = Only(OAuth21)
+
+var (
+	RefreshIssuesAccess = Rule{
+		ID: "RFC6749-6-REFRESH-ACCESS-TOKEN", Level: MUST,
+		Source:   rfc6749("6", `If valid and authorized, the authorization server issues an access token as described in Section 5.1.`),
+		Summary:  "a valid refresh token yields a new access token",
+		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Send:   refreshWith("refresh", func(*Request) {}),
+		Expect: []Check{Status(200), Field(oauth.ParamAccessToken, NonEmptyString()), HeaderToken(oauth.HeaderCacheControl, "no-store")},
+		Fault:  Fault{On: OnRefreshSuccess, DropField: oauth.ParamAccessToken},
+	}
+	RefreshClientBound = Rule{
+		ID: "RFC6749-6-REFRESH-CLIENT-BOUND", Level: MUST,
+		Source:   rfc6749("6", `validate the refresh token and ensure that it was issued to the authenticated client`),
+		Summary:  "a refresh token issued to one client cannot be used by another",
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedClient2},
+		Send:   refreshWith("refresh as the second client", func(r *Request) { r.Client = Client2 }),
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
+	}
+	RefreshNoUpscope = Rule{
+		ID: "RFC6749-6-REFRESH-NO-UPSCOPE", Level: MUST,
+		Source:   rfc6749("6", `The requested scope MUST NOT include any scope not originally granted by the resource owner`),
+		Summary:  "a refresh cannot widen the scope originally granted",
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedScope},
+		Send: &Send{From: FromTokens, Build: func(s *State) Request {
+			r := Refresh(s.Env, s.Refresh)
+			r.Step = "refresh asking for a wider scope"
+			r.Form.Set(oauth.ParamScope, strings.TrimSpace(s.Env.Scope()+" tokenharness.upscope"))
+			return r
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidScope)},
+	}
+	RefreshInvalid = Rule{
+		ID: "RFC6749-6-REFRESH-INVALID", Level: MUST,
+		Source:   rfc6749("5.2", `invalid_grant The provided authorization grant ... or refresh token is invalid, expired, revoked`),
+		Summary:  "an unknown refresh token is rejected with invalid_grant",
+		Profiles: Everywhere(),
+		Send: &Send{From: FromNothing, Build: func(s *State) Request {
+			return Refresh(s.Env, "tokenharness-unknown-refresh-token-000000")
+		}},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
+	}
+	RefreshWithoutRedirect = Rule{
+		ID: "RFC6749-6-REFRESH-NO-REDIRECT", Level: MUST,
+		Source:  rfc6749("6", `grant_type REQUIRED ... refresh_token REQUIRED ... scope OPTIONAL (redirect_uri is not a parameter of the refresh request)`),
+		Summary: "a refresh request needs no redirect_uri",
+		Profiles: Everywhere().With(Dressipi,
+			Waive("the dressipi document requires redirect_uri on refresh; DRESSIPI-REFRESH-REDIRECT-REQUIRED checks that instead")),
+		Needs:  []Need{NeedCode},
+		Send:   refreshWith("refresh without redirect_uri", func(r *Request) { r.Form.Del(oauth.ParamRedirectURI) }),
+		Expect: []Check{Success()},
+	}
+	RefreshRotation = Rule{
+		ID: "RFC9700-4.14.2-REFRESH-ROTATION", Level: MUST,
+		Source:   rfc9700("4.14.2", `Refresh token rotation: the authorization server issues a new refresh token with every access token refresh response.`),
+		Summary:  "every refresh response carries a new refresh token",
+		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Send: refreshWith("refresh", func(*Request) {}),
+		Expect: []Check{Success(), {Desc: "refresh_token differs from the one presented", Fn: func(x *oauth.Exchange) error {
+			return rotated(x)
+		}}},
+	}
+	RefreshReuseRejected = Rule{
+		ID: "RFC9700-4.14.2-REUSE-REJECTED", Level: MUST,
+		Source:   rfc9700("4.14.2", `The previous refresh token is invalidated but information about the relationship is retained by the authorization server.`),
+		Summary:  "a rotated-out refresh token is rejected",
+		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Flow: func(ctx context.Context, e Env) Outcome {
+			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
+			if err != nil || rt == "" {
+				return setupNoRefresh(x, err)
+			}
+			if x, _, err := RefreshOK(ctx, e, rt, "refresh (rotates)"); err != nil {
+				return SetupFailed(x, err)
+			}
+			r := Refresh(e, rt)
+			r.Step = "reuse the rotated-out refresh token"
+			return Judge(e.Do(ctx, r))
+		},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
+	}
+	RefreshReuseRevokesFamily = Rule{
+		ID: "RFC9700-4.14.2-REUSE-REVOKES-FAMILY", Level: MUST,
+		Source:   rfc9700("4.14.2", `If a refresh token is compromised and subsequently used by both the attacker and the legitimate client, one of them will present an invalidated refresh token, which will inform the authorization server of the breach. ... it will revoke the active refresh token.`),
+		Summary:  "reusing a rotated-out refresh token revokes the active one",
+		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Flow: func(ctx context.Context, e Env) Outcome {
+			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
+			if err != nil || rt == "" {
+				return setupNoRefresh(x, err)
+			}
+			x, next, err := RefreshOK(ctx, e, rt, "refresh (rotates)")
+			if err != nil {
+				return SetupFailed(x, err)
+			}
+			reuse := Refresh(e, rt)
+			reuse.Step = "reuse the rotated-out refresh token"
+			e.Do(ctx, reuse)
+			r := Refresh(e, next)
+			r.Step = "refresh with the active token after the reuse"
+			return Judge(e.Do(ctx, r))
+		},
+		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
+	}
+)
+
+var refresh = []Rule{RefreshIssuesAccess, RefreshClientBound, RefreshNoUpscope, RefreshInvalid, RefreshWithoutRedirect, RefreshRotation, RefreshReuseRejected, RefreshReuseRevokesFamily}
+
+func rotated(x *oauth.Exchange) error {
+	got := Str(x, oauth.ParamRefreshToken)
+	presented, _ := url.ParseQuery(x.Request.Body)
+	if got == "" {
+		return errors.New("no refresh_token in the response")
+	}
+	if got == presented.Get(oauth.ParamRefreshToken) {
+		return errors.New("the response returned the presented refresh token again")
+	}
+	return nil
+}
+
+func setupNoRefresh(x *oauth.Exchange, err error) Outcome {
+	if err != nil {
+		return SetupFailed(x, err)
+	}
+	return Outcome{Skip: "the code exchange issued no refresh_token, so refresh behaviour cannot be checked"}
+}

@@ -1,0 +1,35 @@
+package rules
+
+// Source documents.
+const (
+	rfc6749URL    = "https://www.rfc-editor.org/rfc/rfc6749"
+	rfc7636URL    = "https://www.rfc-editor.org/rfc/rfc7636"
+	rfc9700URL    = "https://www.rfc-editor.org/rfc/rfc9700"
+	commoninjaDoc = "commoninja token endpoint"
+	dressipiDoc   = "dressipi token endpoint"
+	harnessDoc    = "tokenharness robustness"
+)
+
+func rfc6749(section, quote string) Source {
+	return Source{Doc: "RFC 6749", Section: section, URL: rfc6749URL + "#section-" + section, Quote: quote}
+}
+
+func rfc7636(section, quote string) Source {
+	return Source{Doc: "RFC 7636", Section: section, URL: rfc7636URL + "#section-" + section, Quote: quote}
+}
+
+func rfc9700(section, quote string) Source {
+	return Source{Doc: "RFC 9700", Section: section, URL: rfc9700URL + "#section-" + section, Quote: quote}
+}
+
+func commoninja(section, quote string) Source {
+	return Source{Doc: commoninjaDoc, Section: section, Quote: quote}
+}
+
+func dressipi(section, quote string) Source {
+	return Source{Doc: dressipiDoc, Section: section, Quote: quote}
+}
+
+func harness(section, quote string) Source {
+	return Source{Doc: harnessDoc, Section: section, Quote: quote}
+}

@@ -1,0 +1,89 @@
+package rules
+
+import "tokenharness/internal/oauth"
+
+// Variation is a legal way for a server to differ from the mock's defaults.
+// Each is a mock quirk named by its ID; the self-check proves none of them
+// makes an enforced rule fail. A zero Fault is behavioural: the mock
+// switches it at the line that implements it.
+type Variation struct {
+	ID       ID
+	Summary  string
+	Why      string // the text that makes it legal
+	Profiles []Profile
+	Fault    Fault
+}
+
+var allProfiles = []Profile{RFC6749, Commoninja, Dressipi, OAuth21}
+
+var (
+	VarTokenTypeLowercase = Variation{
+		ID: "VAR-TOKEN-TYPE-LOWERCASE", Summary: `token_type is "bearer"`,
+		Why:      "RFC 6749 §5.1: token_type ... Value is case insensitive.",
+		Profiles: []Profile{RFC6749, Dressipi, OAuth21},
+		Fault:    Fault{On: OnSuccess, SetField: oauth.ParamTokenType, Value: "bearer"},
+	}
+	VarExtraFields = Variation{
+		ID: "VAR-EXTRA-FIELDS", Summary: "responses carry members the RFC does not define",
+		Why:      "RFC 6749 §5.1: The client MUST ignore unrecognized value names in the response.",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnAny, SetField: "tokenharness_extra", Value: map[string]any{"nested": []int{1, 2}, "id_token": nil}},
+	}
+	VarNoCharset = Variation{
+		ID: "VAR-NO-CHARSET", Summary: "Content-Type is application/json without charset",
+		Why:      "RFC 8259 §11: no charset parameter is defined for application/json.",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnAny, SetHeader: [2]string{oauth.HeaderContentType, "application/json"}},
+	}
+	VarCharsetUppercase = Variation{
+		ID: "VAR-CHARSET-UPPERCASE", Summary: "Content-Type is application/json; charset=UTF-8",
+		Why:      "Media type parameters are case-insensitive (RFC 9110 §8.3.1).",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnAny, SetHeader: [2]string{oauth.HeaderContentType, "Application/JSON; charset=UTF-8"}},
+	}
+	VarCacheControlExtra = Variation{
+		ID: "VAR-CACHE-CONTROL-EXTRA", Summary: "Cache-Control lists no-store among other directives",
+		Why:      "RFC 6749 §5.1 requires the no-store value; other directives may accompany it.",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnAny, SetHeader: [2]string{oauth.HeaderCacheControl, "private, No-Store, max-age=0"}},
+	}
+	VarInvalidClient401 = Variation{
+		ID: "VAR-INVALID-CLIENT-401", Summary: "invalid_client is answered with 401 even without Basic",
+		Why:      "RFC 6749 §5.2: The authorization server MAY return an HTTP 401 (Unauthorized) status code",
+		Profiles: []Profile{RFC6749, Commoninja, OAuth21},
+	}
+	VarNoExpiresIn = Variation{
+		ID: "VAR-NO-EXPIRES-IN", Summary: "responses omit expires_in",
+		Why:      "RFC 6749 §5.1: expires_in is RECOMMENDED, not REQUIRED.",
+		Profiles: []Profile{RFC6749, OAuth21},
+		Fault:    Fault{On: OnSuccess, DropField: oauth.ParamExpiresIn},
+	}
+	VarScopeOmitted = Variation{
+		ID: "VAR-SCOPE-OMITTED", Summary: "responses omit scope when it equals the requested one",
+		Why:      "RFC 6749 §5.1: scope OPTIONAL, if identical to the scope requested by the client",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnSuccess, DropField: oauth.ParamScope},
+	}
+	VarErrorURI = Variation{
+		ID: "VAR-ERROR-URI", Summary: "error responses carry error_uri",
+		Why:      "RFC 6749 §5.2: error_uri OPTIONAL.",
+		Profiles: allProfiles,
+		Fault:    Fault{On: OnError, SetField: oauth.ParamErrorURI, Value: "https://tokenharness.invalid/errors"},
+	}
+	VarRefreshRotation = Variation{
+		ID: "VAR-REFRESH-ROTATION", Summary: "refresh responses rotate the refresh token",
+		Why:      "RFC 6749 §6: The authorization server MAY issue a new refresh token",
+		Profiles: []Profile{RFC6749, Commoninja},
+	}
+	VarNoRotation = Variation{
+		ID: "VAR-NO-ROTATION", Summary: "refresh responses keep the refresh token",
+		Why:      "dressipi: It may return an updated refresh token (may, not must).",
+		Profiles: []Profile{Dressipi},
+	}
+)
+
+// Variations lists every legal variation.
+func Variations() []Variation {
+	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
+		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation}
+}
