@@ -1,0 +1,90 @@
+# tokenharness — every target is a thin layer over the Go packages; variables
+# pass through to the environment the libraries read (see README).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+GINKGO  := $(GO) tool ginkgo
+PROFILE ?= rfc6749
+REPORT_DIR ?= reports/out
+PROCS   ?= 4
+ADDR    ?= 127.0.0.1:9000
+FUZZTIME ?= 10s
+BIN     := bin/tokenharness
+
+# Run configuration read by internal/target (and the load side).
+export TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CLIENT2_ID CLIENT2_SECRET \
+       REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE \
+       QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE
+# testcontainers-go offline: no reaper (it would be pulled), no credential helpers.
+export TESTCONTAINERS_RYUK_DISABLED := true
+export DOCKER_AUTH_CONFIG ?= {}
+
+.PHONY: help conformance conformance-all test lint unit fuzz container-test deps load bench compare mock image report clean $(BIN)
+
+help: ## list the targets and what they do
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@echo; echo "variables: TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CLIENT2_ID CLIENT2_SECRET"
+	@echo "           REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE"
+	@echo "           QUIRKS MOCK LABELS PROCS  |  load: LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD"
+	@echo "           compare: BASELINE CURRENT  |  mock: ADDR PROFILE QUIRKS    (README.md explains each)"
+
+$(BIN):
+	@$(GO) build -o $(BIN) ./cmd/tokenharness
+
+conformance: $(BIN) ## check TARGET (default: the bundled mock) against PROFILE; exit 1 if a MUST rule fails, 2 on config/harness errors
+	@$(BIN) config
+	@rm -f $(REPORT_DIR)/conformance/report.json
+	@$(GINKGO) --procs=$(PROCS) --timeout=20m --silence-skips $(if $(LABELS),--label-filter='$(LABELS)') ./specs >&2 || true
+	@$(BIN) verdict
+
+conformance-all: ## run conformance for all four profiles against the bundled mock
+	@for p in rfc6749 commoninja dressipi oauth21; do \
+	  $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(REPORT_DIR)/$$p || exit $$?; done
+
+test: deps lint unit fuzz container-test ## the project's own tests (what CI runs)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: ## unit, self-check (mutation) and end-to-end tests, with the race detector
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/specs$$')
+
+fuzz: ## a short fuzz pass of the mock's token handler and the suite's response parsing
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenHandler$$' -fuzztime $(FUZZTIME) ./mockserver
+	$(GO) test -run '^$$' -fuzz '^FuzzResponseObject$$' -fuzztime $(FUZZTIME) ./internal/oauth
+	$(GO) test -run '^$$' -fuzz '^FuzzChecks$$' -fuzztime $(FUZZTIME) ./internal/rules
+
+container-test: $(BIN) ## the Ginkgo suite for every profile against the mock in a container
+	@for p in rfc6749 commoninja dressipi oauth21; do \
+	  MOCK=container $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(REPORT_DIR)/test/$$p || exit $$?; done
+	@left=$$(docker ps -aq --filter label=tokenharness=mockserver); if [ -n "$$left" ]; then echo "containers left behind: $$left"; exit 1; fi
+
+deps: ## install what the tests need (chromium for the HTML report checks)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing chromium (headless browser checks of the HTML reports)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) against TARGET (default: the bundled mock)
+	@$(BIN) load
+
+bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
+
+compare: $(BIN) ## compare CURRENT against BASELINE report.json; exit 1 on a regression
+	@$(BIN) compare
+
+report: $(BIN) ## re-render HTML reports and the index page in REPORT_DIR
+	@$(BIN) report -dir $(REPORT_DIR)
+
+mock: ## serve the mock token server in the foreground on ADDR with PROFILE
+	$(GO) run ./cmd/mockserver -addr $(ADDR) -profile $(PROFILE) -quirks-from-header $(if $(QUIRKS),-quirks $(QUIRKS))
+
+image: $(BIN) ## build the mock server image (FROM scratch, nothing pulled)
+	@$(BIN) image
+
+clean: ## remove build output and reports
+	rm -rf bin $(REPORT_DIR)
