@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -45,7 +46,7 @@ func WriteToken(w http.ResponseWriter) {
 // Token is a well-behaved token endpoint answering TokenResponse to
 // anything: the control case next to the hostile ones.
 func Token() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { WriteToken(w) }))
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { WriteToken(w) }))
 }
 
 // Hang accepts requests and never answers; it unblocks when the request is
@@ -66,7 +67,7 @@ func hang(done <-chan struct{}) http.Handler {
 // CutMidBody promises Content-Length 1000, sends 10 bytes and closes the
 // connection.
 func CutMidBody() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, buf, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			http.Error(w, "hijack unsupported", http.StatusInternalServerError)
@@ -85,7 +86,7 @@ const LoginPage = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><bo
 // HTML answers 200 with a text/html login page, as an SSO front door does
 // when it intercepts the token endpoint.
 func HTML() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, LoginPage)
 	}))
@@ -93,7 +94,7 @@ func HTML() *httptest.Server {
 
 // Empty answers 200 application/json with an empty body.
 func Empty() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -113,7 +114,7 @@ func Huge(n int64) *httptest.Server {
 	if pad < 0 {
 		pad = 0
 	}
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", fmt.Sprint(int64(len(head)+len(tail))+pad))
 		if _, err := io.WriteString(w, head); err != nil {
@@ -154,7 +155,7 @@ func InvalidJSON() *httptest.Server {
 
 // RedirectLoop answers every request with 302 to its own URL.
 func RedirectLoop() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", r.URL.RequestURI())
 		w.WriteHeader(http.StatusFound)
 	}))
@@ -182,7 +183,9 @@ func slow(d time.Duration, done <-chan struct{}) http.Handler {
 // SelfSignedTLS is an HTTPS token endpoint answering TokenResponse with a
 // certificate no system trusts; WriteCA exports it for a CA file option.
 func SelfSignedTLS() *httptest.Server {
-	return httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { WriteToken(w) }))
+	srv := unstarted(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { WriteToken(w) }))
+	srv.StartTLS()
+	return srv
 }
 
 // WriteCA writes the certificate of TLS server srv as PEM to path (mode
@@ -201,11 +204,25 @@ func CertPEM(cert *x509.Certificate) []byte {
 }
 
 func jsonServer(status int, body string) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	}))
+}
+
+func newServer(h http.Handler) *httptest.Server {
+	srv := unstarted(h)
+	srv.Start()
+	return srv
+}
+
+// unstarted builds a server that does not log: clients hanging up on
+// hostile servers, or rejecting their certificate, is the expected case.
+func unstarted(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	return srv
 }
 
 // startWithDone starts a server whose handler can wait on done, which is
@@ -214,7 +231,7 @@ func jsonServer(status int, body string) *httptest.Server {
 // returns and Close cannot hang.
 func startWithDone(h func(done <-chan struct{}) http.Handler) *httptest.Server {
 	done := make(chan struct{})
-	srv := httptest.NewUnstartedServer(h(done))
+	srv := unstarted(h(done))
 	srv.Listener = &notifyListener{Listener: srv.Listener, done: done}
 	srv.Start()
 	return srv
