@@ -1,0 +1,117 @@
+// Package target holds the run configuration: which token endpoint to check,
+// under which profile, with which clients and code source. It is read from
+// an optional YAML file (CONFIG) and then from environment variables, which
+// win; Validate then reports the first problem as one line naming what is
+// wrong and how to fix it, as Gateway API's conformance options do.
+package target
+
+import (
+	"errors"
+	"net/textproto"
+	"time"
+
+	"tokenharness/internal/oauth"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("config")
+
+// Defaults.
+const (
+	DefaultReportDir = "reports/out"
+	DefaultTimeout   = 10 * time.Second
+)
+
+// EnvConfig names the YAML file FromEnv loads before applying the other
+// variables.
+const EnvConfig = "CONFIG"
+
+// Config is one run's configuration. Field names map to YAML keys
+// (snake_case) and environment variables (UPPER_SNAKE) as listed in Keys.
+type Config struct {
+	// Target is the token endpoint URL; empty means the bundled mock, whose
+	// URL the caller fills in.
+	Target  string `yaml:"target"`
+	Profile string `yaml:"profile"`
+	// ClientID and ClientSecret identify the first client; ClientAuth is
+	// how it authenticates (empty: the caller picks the profile's default).
+	ClientID     string           `yaml:"client_id"`
+	ClientSecret string           `yaml:"client_secret"`
+	ClientAuth   oauth.AuthMethod `yaml:"client_auth"`
+	// Client2ID and Client2Secret are a second client, for the rules that
+	// check one client cannot use another's codes or tokens.
+	Client2ID     string `yaml:"client2_id"`
+	Client2Secret string `yaml:"client2_secret"`
+	RedirectURI   string `yaml:"redirect_uri"`
+	Scope         string `yaml:"scope"`
+	// Headers are sent with every request (an API key, for example).
+	Headers   map[string]string `yaml:"headers"`
+	ReportDir string            `yaml:"report_dir"`
+	// CodeCmd is a shell command printing one fresh authorization code;
+	// AuthorizeURL an auto-approving authorization endpoint. Either one
+	// enables the rules that need codes.
+	CodeCmd      string        `yaml:"code_cmd"`
+	AuthorizeURL string        `yaml:"authorize_url"`
+	Timeout      time.Duration `yaml:"timeout"`
+	// CAFile is a PEM file of extra trusted roots; Insecure skips TLS
+	// verification altogether (test servers only).
+	CAFile   string `yaml:"ca_file"`
+	Insecure bool   `yaml:"insecure"`
+	// Quirks are mock fault switches (rule IDs) requested per request
+	// through the Tokenharness-Quirk header.
+	Quirks []string `yaml:"quirks"`
+
+	// file is the CONFIG file the values came from; fromFile has bit i set
+	// when Keys[i] was set there and not overridden by the environment.
+	file     string
+	fromFile uint32
+	// problems are values ApplyEnv could not parse; Validate reports them.
+	problems []string
+}
+
+// Default returns the configuration before any file or variable: report
+// directory reports/out and a 10 s timeout.
+func Default() Config {
+	return Config{ReportDir: DefaultReportDir, Timeout: DefaultTimeout}
+}
+
+// Key is one configuration setting: its YAML key and environment variable.
+type Key struct {
+	YAML string
+	Env  string
+}
+
+// Keys lists every setting, in documentation order; index i is bit i of
+// Config.fromFile.
+var Keys = []Key{
+	{"target", "TARGET"},
+	{"profile", "PROFILE"},
+	{"client_id", "CLIENT_ID"},
+	{"client_secret", "CLIENT_SECRET"},
+	{"client_auth", "CLIENT_AUTH"},
+	{"client2_id", "CLIENT2_ID"},
+	{"client2_secret", "CLIENT2_SECRET"},
+	{"redirect_uri", "REDIRECT_URI"},
+	{"scope", "SCOPE"},
+	{"headers", "HEADERS"},
+	{"report_dir", "REPORT_DIR"},
+	{"code_cmd", "CODE_CMD"},
+	{"authorize_url", "AUTHORIZE_URL"},
+	{"timeout", "TIMEOUT"},
+	{"ca_file", "CA_FILE"},
+	{"insecure", "INSECURE"},
+	{"quirks", "QUIRKS"},
+}
+
+func keyIndex(yamlKey string) int {
+	for i, k := range Keys {
+		if k.YAML == yamlKey {
+			return i
+		}
+	}
+	return -1
+}
+
+// canonicalHeader is how header names are compared: HTTP names are
+// case-insensitive.
+func canonicalHeader(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }

@@ -1,0 +1,159 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"tokenharness/internal/oauth"
+)
+
+// fileConfig is Config as written in YAML: the timeout is text, parsed
+// here so a bad value gets this package's message rather than YAML's.
+type fileConfig struct {
+	Target        string            `yaml:"target"`
+	Profile       string            `yaml:"profile"`
+	ClientID      string            `yaml:"client_id"`
+	ClientSecret  string            `yaml:"client_secret"`
+	ClientAuth    string            `yaml:"client_auth"`
+	Client2ID     string            `yaml:"client2_id"`
+	Client2Secret string            `yaml:"client2_secret"`
+	RedirectURI   string            `yaml:"redirect_uri"`
+	Scope         string            `yaml:"scope"`
+	Headers       map[string]string `yaml:"headers"`
+	ReportDir     string            `yaml:"report_dir"`
+	CodeCmd       string            `yaml:"code_cmd"`
+	AuthorizeURL  string            `yaml:"authorize_url"`
+	Timeout       string            `yaml:"timeout"`
+	CAFile        string            `yaml:"ca_file"`
+	Insecure      bool              `yaml:"insecure"`
+	Quirks        []string          `yaml:"quirks"`
+}
+
+// Load reads the YAML configuration file at path over Default. Unknown
+// keys are an error naming the allowed ones.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Default(), fmt.Errorf("%w: CONFIG file: %w", ErrConfig, err)
+	}
+	return Parse(b, path)
+}
+
+// Parse reads a YAML configuration over Default; name is where it came
+// from, for messages.
+func Parse(b []byte, name string) (Config, error) {
+	c := Default()
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s: "+format, append([]any{ErrConfig, name}, a...)...)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return c, bad("%s", oneLine(err))
+	}
+	if len(doc.Content) == 0 {
+		c.file = name
+		return c, nil // an empty file sets nothing
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return c, bad("line %d: the file must be a mapping of keys to values, like target: https://…", root.Line)
+	}
+	var set uint32
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		idx := keyIndex(k.Value)
+		if idx < 0 {
+			return c, bad("line %d: unknown key %q%s: allowed keys are %s", k.Line, k.Value, suggest(k.Value), allowedKeys())
+		}
+		if set&(1<<idx) != 0 {
+			return c, bad("line %d: key %q appears twice", k.Line, k.Value)
+		}
+		set |= 1 << idx
+	}
+	f := fileConfig{ReportDir: c.ReportDir, Timeout: c.Timeout.String()}
+	if err := root.Decode(&f); err != nil {
+		return c, bad("%s", oneLine(err))
+	}
+	c = Config{
+		Target: f.Target, Profile: f.Profile,
+		ClientID: f.ClientID, ClientSecret: f.ClientSecret, ClientAuth: oauth.AuthMethod(f.ClientAuth),
+		Client2ID: f.Client2ID, Client2Secret: f.Client2Secret,
+		RedirectURI: f.RedirectURI, Scope: f.Scope, Headers: f.Headers, ReportDir: f.ReportDir,
+		CodeCmd: f.CodeCmd, AuthorizeURL: f.AuthorizeURL, CAFile: f.CAFile, Insecure: f.Insecure, Quirks: f.Quirks,
+		file: name, fromFile: set,
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(f.Timeout))
+	if err != nil {
+		return c, bad("timeout %q is not a duration: use e.g. timeout: 10s", f.Timeout)
+	}
+	c.Timeout = d
+	return c, nil
+}
+
+// oneLine flattens YAML's multi-line errors ("yaml: unmarshal errors:\n  line 3: …").
+func oneLine(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func allowedKeys() string {
+	names := make([]string, len(Keys))
+	for i, k := range Keys {
+		names[i] = k.YAML
+	}
+	return strings.Join(names, ", ")
+}
+
+// suggest names the allowed key closest to a misspelt one, if any is close.
+func suggest(key string) string {
+	best, bestDist := "", 3
+	for _, k := range Keys {
+		if d := distance(strings.ToLower(key), k.YAML); d < bestDist {
+			best, bestDist = k.YAML, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// sortedHeaderNames returns the names of h in a stable order.
+func sortedHeaderNames(h map[string]string) []string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

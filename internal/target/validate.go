@@ -1,0 +1,189 @@
+package target
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"tokenharness/internal/oauth"
+	"tokenharness/internal/redact"
+)
+
+// Validate returns the first problem as one line naming what is wrong and
+// how to fix it, wrapping ErrConfig; nil when the configuration can run.
+// An empty Target is valid (the bundled mock); so is an empty ClientAuth
+// (the caller applies the profile's default). knownProfiles lists the
+// profile names to accept; with none, any name is.
+func (c Config) Validate(knownProfiles []string) error {
+	if len(c.problems) > 0 {
+		return c.bad("%s", c.problems[0])
+	}
+	authNames := make([]string, len(oauth.AuthMethods))
+	for i, m := range oauth.AuthMethods {
+		authNames[i] = string(m)
+	}
+	switch {
+	case len(knownProfiles) > 0 && c.Profile == "":
+		return c.bad("PROFILE is empty: set PROFILE to one of %s", strings.Join(knownProfiles, "|"))
+	case len(knownProfiles) > 0 && !contains(knownProfiles, c.Profile):
+		return c.bad("PROFILE %q%s is not one of %s: set PROFILE to one of them", c.Profile, c.from("profile"), strings.Join(knownProfiles, "|"))
+	case c.Target != "" && !httpURL(c.Target):
+		return c.bad("TARGET %q%s is not an absolute http(s) URL: use e.g. TARGET=https://auth.example.com/oauth/token", redact.String(c.Target), c.from("target"))
+	case c.ClientID == "":
+		return c.bad("CLIENT_ID is empty: set CLIENT_ID (or client_id in the CONFIG file)")
+	case c.ClientAuth != "" && !c.ClientAuth.Valid():
+		return c.bad("CLIENT_AUTH %q%s is not one of %s", c.ClientAuth, c.from("client_auth"), strings.Join(authNames, "|"))
+	case c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.ClientSecret == "":
+		return c.bad("CLIENT_AUTH=%s needs CLIENT_SECRET", c.ClientAuth)
+	case c.Client2Secret != "" && c.Client2ID == "":
+		return c.bad("CLIENT2_SECRET is set but CLIENT2_ID is empty: set CLIENT2_ID too")
+	case c.Client2ID != "" && c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.Client2Secret == "":
+		return c.bad("CLIENT_AUTH=%s needs CLIENT2_SECRET for CLIENT2_ID %q", c.ClientAuth, c.Client2ID)
+	case c.RedirectURI != "" && !absoluteURI(c.RedirectURI):
+		return c.bad("REDIRECT_URI %q%s is not an absolute URI: use e.g. REDIRECT_URI=http://127.0.0.1:8080/callback", c.RedirectURI, c.from("redirect_uri"))
+	case c.AuthorizeURL != "" && !httpURL(c.AuthorizeURL):
+		return c.bad("AUTHORIZE_URL %q%s is not an absolute http(s) URL: use e.g. AUTHORIZE_URL=https://auth.example.com/oauth/authorize", redact.String(c.AuthorizeURL), c.from("authorize_url"))
+	case c.Timeout <= 0:
+		return c.bad("TIMEOUT %v%s is not positive: use e.g. TIMEOUT=10s", c.Timeout, c.from("timeout"))
+	case c.ReportDir == "":
+		return c.bad("REPORT_DIR is empty%s: set it, e.g. REPORT_DIR=reports/out", c.from("report_dir"))
+	}
+	for _, name := range sortedHeaderNames(c.Headers) {
+		if !validHeaderName(name) {
+			return c.bad("header name %q%s is not a valid HTTP header name", name, c.from("headers"))
+		}
+	}
+	for _, q := range c.Quirks {
+		if strings.TrimSpace(q) == "" {
+			return c.bad("QUIRKS%s holds an empty name: list rule IDs separated by commas", c.from("quirks"))
+		}
+	}
+	if c.CAFile != "" {
+		b, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return c.bad("CA_FILE%s is unreadable: %v: point it at a PEM file of CA certificates", c.from("ca_file"), err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return c.bad("CA_FILE %s%s holds no PEM certificate: point it at a PEM file of CA certificates", c.CAFile, c.from("ca_file"))
+		}
+	}
+	return nil
+}
+
+func (c Config) bad(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+}
+
+// from says where a value came from when it was the CONFIG file, since the
+// message names the environment variable.
+func (c Config) from(yamlKey string) string {
+	if i := keyIndex(yamlKey); i >= 0 && c.fromFile&(1<<i) != 0 {
+		return fmt.Sprintf(" (%s in %s)", yamlKey, c.file)
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// absoluteURI: RFC 6749 §3.1.2 requires an absolute redirect URI, which
+// need not be http (urn:ietf:wg:oauth:2.0:oob:auto).
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.IsAbs() && u.Fragment == ""
+}
+
+// Redacted is the configuration on one line for logs: secrets and header
+// values masked, URLs passed through redact, and only the program name of
+// CODE_CMD (its arguments may hold credentials).
+func (c Config) Redacted() string {
+	var b strings.Builder
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if strings.ContainsAny(v, " \t\"=") {
+			v = fmt.Sprintf("%q", v)
+		}
+		b.WriteString(k + "=" + v)
+	}
+	secret := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return redact.Mask
+	}
+	add("target", redact.String(c.Target))
+	add("profile", c.Profile)
+	add("client_id", c.ClientID)
+	add("client_secret", secret(c.ClientSecret))
+	add("client_auth", string(c.ClientAuth))
+	add("client2_id", c.Client2ID)
+	add("client2_secret", secret(c.Client2Secret))
+	add("redirect_uri", redact.String(c.RedirectURI))
+	add("scope", c.Scope)
+	if len(c.Headers) > 0 {
+		names := sortedHeaderNames(c.Headers)
+		for i, n := range names {
+			names[i] = n + ":" + redact.Mask
+		}
+		add("headers", strings.Join(names, ","))
+	}
+	add("report_dir", c.ReportDir)
+	if f := strings.Fields(c.CodeCmd); len(f) > 0 {
+		cmd := f[0]
+		if len(f) > 1 {
+			cmd += " …"
+		}
+		add("code_cmd", cmd)
+	}
+	add("authorize_url", redact.String(c.AuthorizeURL))
+	add("timeout", c.Timeout.String())
+	add("ca_file", c.CAFile)
+	if c.Insecure {
+		add("insecure", "true")
+	}
+	add("quirks", strings.Join(c.Quirks, ","))
+	return b.String()
+}
+
+// secretHeaderWords mark header names whose values are credentials.
+var secretHeaderWords = []string{"key", "token", "auth", "secret", "jwt", "cookie", "password", "signature", "session"}
+
+// RegisterSecrets adds the configuration's secrets to r (redact.Default if
+// nil): the client secrets, their Basic credentials, and the values of
+// headers whose names say they carry credentials (x-api-key,
+// x-dressipi-jwt, …).
+func (c Config) RegisterSecrets(r *redact.Redactor) {
+	if r == nil {
+		r = redact.Default
+	}
+	r.Add(c.ClientSecret, c.Client2Secret)
+	r.AddBasic(c.ClientID, c.ClientSecret)
+	r.AddBasic(c.Client2ID, c.Client2Secret)
+	for name, v := range c.Headers {
+		lower := strings.ToLower(name)
+		for _, w := range secretHeaderWords {
+			if strings.Contains(lower, w) {
+				r.Add(v)
+				break
+			}
+		}
+	}
+}
