@@ -1,4 +1,30 @@
 package main
 
-// reportCmd is not built yet.
-func reportCmd(args []string) int { return exitConfig }
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"tokenharness/reports/html"
+)
+
+// reportCmd (re)renders report.html beside every report.json in a report
+// directory and writes the combined index.html.
+func reportCmd(args []string) int {
+	def := os.Getenv("REPORT_DIR")
+	if def == "" {
+		def = "reports/out"
+	}
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	dir := fs.String("dir", def, "report directory (env REPORT_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if err := html.WriteDir(*dir); err != nil {
+		fmt.Fprintf(os.Stderr, "report: %v\n", err)
+		return exitConfig
+	}
+	fmt.Printf("report: %s\n", filepath.Join(*dir, html.IndexHTML))
+	return exitOK
+}

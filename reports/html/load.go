@@ -1,0 +1,276 @@
+package html
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tokenharness/reports"
+)
+
+// loadView is the load page's data, every text redacted.
+type loadView struct {
+	page
+	Profile, Target, TargetKind, Started, Duration string
+	Shards                                         int
+	Verdict, VerdictText, HarnessError             string
+	Valid                                          bool
+	InvalidWhy, LagP99                             string
+	Tiles                                          []tile
+	Thresholds                                     []thresholdView
+	Percentiles                                    []percentileRow
+	LatencyOverTime, Histogram, Throughput         template.HTML
+	StatusOverTime, ErrorsOverTime, RaceWinners    template.HTML
+	StatusCodes, ErrorClasses                      []countRow
+	Correctness                                    []countRow
+	HasRace                                        bool
+	RaceText                                       string
+	Knee                                           *reports.Knee
+	KneeRate                                       string
+	Recovery                                       *reports.Recovery
+	RecoverySeconds                                string
+	Params                                         []paramRow
+}
+
+type tile struct {
+	Value, Label, Note, Class string
+}
+
+type thresholdView struct {
+	Name, Limit, Observed string
+	Passed                bool
+}
+
+type percentileRow struct {
+	Name                          string
+	P50, P90, P95, P99, Max, Mean string
+}
+
+type countRow struct {
+	Key, Count, Share, Note string
+	Bad                     bool
+}
+
+type paramRow struct {
+	Name, Value string
+}
+
+// Load writes r as a self-contained HTML page: verdict and thresholds, key
+// figures, latency over time, histogram, throughput against the requested
+// rate, status and error classes over time, the rotation-race outcome and
+// the run's parameters. A run whose generator fell behind is flagged at the
+// top, since its latency understates the truth.
+func Load(w io.Writer, r *reports.Load, opts ...Option) error {
+	if r == nil {
+		return fmt.Errorf("html: load report is nil")
+	}
+	o := collect(opts)
+	v := loadView{
+		page: page{
+			Title: "Load · " + orDash(r.Profile), Kind: reports.KindLoad,
+			Subtitle: "token endpoint load report", Links: o.links,
+		},
+		Profile: clean(r.Profile), Target: clean(r.Target), TargetKind: clean(r.TargetKind),
+		Started: fmtTime(r.StartedAt), Duration: fmtDuration(r.FinishedAt.Sub(r.StartedAt)), Shards: r.Shards,
+		Verdict: r.Verdict, HarnessError: clean(r.HarnessError),
+		Valid: r.Valid, InvalidWhy: strings.TrimSuffix(clean(r.InvalidWhy), "."), LagP99: fmtMS(r.GeneratorLag.P99),
+		LatencyOverTime: latencyOverTime(r.Series, r.Scatter),
+		Histogram:       latencyHistogram(r.Histogram),
+		Throughput:      throughputChart(r.Series),
+		StatusOverTime:  statusOverTime(r.Series),
+		ErrorsOverTime:  errorsOverTime(r.Series),
+		Knee:            r.Knee,
+		Recovery:        r.Recovery,
+	}
+	failed := []string{}
+	for _, t := range r.Thresholds {
+		observed := fmtNum(t.Observed)
+		if t.Observed < 0 && !t.Passed {
+			observed = "not measured" // the load runner writes -1 for a figure the run could not produce
+		}
+		v.Thresholds = append(v.Thresholds, thresholdView{
+			Name: clean(t.Name), Limit: fmtNum(t.Limit), Observed: observed, Passed: t.Passed,
+		})
+		if !t.Passed {
+			failed = append(failed, clean(t.Name))
+		}
+	}
+	v.VerdictText = loadVerdictText(r.Verdict, len(r.Thresholds), failed)
+	if r.Verdict == reports.VerdictError && r.HarnessError == "" && !r.Valid {
+		v.VerdictText = "The run is not a valid measurement, so it was not judged: " + clean(r.InvalidWhy)
+	}
+	v.Tiles = loadTiles(r)
+	v.Percentiles = []percentileRow{
+		percentiles("latency (from scheduled send)", r.Latency),
+		percentiles("generator lag (scheduled → sent)", r.GeneratorLag),
+	}
+	v.StatusCodes = countRows(r.StatusCodes, r.Requests, true, func(k string) bool { return !strings.HasPrefix(k, "2") })
+	v.ErrorClasses = countRows(r.ErrorClasses, r.Requests, false, func(string) bool { return true })
+	v.Correctness, v.HasRace, v.RaceText = correctness(r.Correctness)
+	if v.HasRace {
+		v.RaceWinners = raceWinners(r.Correctness)
+	}
+	if r.Knee != nil {
+		v.KneeRate = fmtNum(r.Knee.Rate) + " req/s"
+	}
+	if r.Recovery != nil {
+		v.RecoverySeconds = fmtNum(r.Recovery.Seconds) + " s"
+	}
+	v.Params = params(r)
+	return render(w, "load", v)
+}
+
+func loadVerdictText(verdict string, thresholds int, failed []string) string {
+	switch verdict {
+	case reports.VerdictPass:
+		if thresholds == 0 {
+			return "The run completed; this profile declares no thresholds."
+		}
+		return fmt.Sprintf("All %d %s met.", thresholds, plural(thresholds, "threshold", "thresholds"))
+	case reports.VerdictFail:
+		if len(failed) == 0 {
+			return "The run failed its gate."
+		}
+		return fmt.Sprintf("%d of %d thresholds failed: %s.", len(failed), thresholds, strings.Join(failed, ", "))
+	case reports.VerdictError:
+		return "The harness could not complete the run; no figure below is a measurement of the target."
+	}
+	return fmt.Sprintf("Unknown verdict %q.", verdict)
+}
+
+func loadTiles(r *reports.Load) []tile {
+	rateNote := ""
+	if r.Params.Rate > 0 {
+		rateNote = "requested " + fmtNum(r.Params.Rate)
+	}
+	okClass := ""
+	if r.Requests > 0 && r.SuccessRatio < 1 {
+		okClass = "t-warned"
+	}
+	return []tile{
+		{Value: fmtCount(r.Requests), Label: "requests"},
+		{Value: fmtNum(r.Rate), Label: "req/s sent", Note: rateNote},
+		{Value: fmtNum(r.Throughput), Label: "req/s succeeded"},
+		{Value: fmtPct(r.SuccessRatio), Label: "success ratio", Class: okClass},
+		{Value: fmtMS(r.Latency.P50), Label: "p50 latency"},
+		{Value: fmtMS(r.Latency.P99), Label: "p99 latency"},
+	}
+}
+
+func percentiles(name string, p reports.Percentiles) percentileRow {
+	return percentileRow{Name: name, P50: fmtMS(p.P50), P90: fmtMS(p.P90), P95: fmtMS(p.P95),
+		P99: fmtMS(p.P99), Max: fmtMS(p.Max), Mean: fmtMS(p.Mean)}
+}
+
+// countRows lists a count map with each entry's share of all requests,
+// ordered by key (status codes) or by count (error classes).
+func countRows(m map[string]uint64, total uint64, byKey bool, bad func(string) bool) []countRow {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	if byKey {
+		sortNumeric(keys)
+	} else {
+		sort.Slice(keys, func(i, j int) bool {
+			if m[keys[i]] != m[keys[j]] {
+				return m[keys[i]] > m[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+	}
+	rows := make([]countRow, 0, len(keys))
+	for _, k := range keys {
+		share := "—"
+		if total > 0 {
+			share = fmtPct(float64(m[k]) / float64(total))
+		}
+		note := ""
+		if k == "0" {
+			note = "transport failure: no HTTP response"
+		}
+		rows = append(rows, countRow{Key: clean(k), Count: fmtCount(m[k]), Share: share, Note: note, Bad: bad(k) && m[k] > 0})
+	}
+	return rows
+}
+
+// correctness lists the protocol-level counters and says what the rotation
+// races showed.
+func correctness(c reports.Correctness) (rows []countRow, hasRace bool, text string) {
+	row := func(name string, n uint64, note string) countRow {
+		return countRow{Key: name, Count: fmtCount(n), Note: note, Bad: n > 0}
+	}
+	rows = []countRow{
+		row("duplicate access tokens", c.DuplicateAccessTokens, "the same access token issued twice"),
+		row("dead after refresh", c.DeadAfterRefresh, "a refresh token returned by a successful refresh, then rejected on first use"),
+		row("multi-winner race groups", c.MultiWinnerGroups, "one refresh token honoured by more than one concurrent request"),
+		row("token pool exhausted", c.PoolExhausted, "a request found no refresh token to use"),
+	}
+	hasRace = c.RaceGroups > 0 || len(c.RaceWinners) > 0
+	if hasRace {
+		text = fmt.Sprintf("%s race %s: concurrent refreshes of one refresh token. Exactly one winner per group is correct; %s had more than one.",
+			fmtCount(c.RaceGroups), plural(int(min(c.RaceGroups, 2)), "group", "groups"), fmtCount(c.MultiWinnerGroups))
+		for k := range c.RaceWinners {
+			if _, rotated := raceKey(k); !rotated {
+				text += " Groups marked \"not rotated\" got no new refresh token from the server, so several winners there are not a rotation failure."
+				break
+			}
+		}
+	}
+	return rows, hasRace, text
+}
+
+func params(r *reports.Load) []paramRow {
+	p := r.Params
+	rows := []paramRow{
+		{"requested rate", fmtNum(p.Rate) + " req/s"},
+		{"duration", fmtDuration(p.Duration)},
+		{"workers", strconv.FormatUint(p.Workers, 10)},
+		{"clients (token pool)", strconv.Itoa(p.Clients)},
+		{"request timeout", fmtDuration(p.Timeout)},
+		{"target", clean(r.Target)},
+		{"target kind", clean(r.TargetKind)},
+		{"started", fmtTime(r.StartedAt)},
+		{"finished", fmtTime(r.FinishedAt)},
+	}
+	if p.Shard != "" {
+		rows = append(rows, paramRow{"shard", clean(p.Shard)})
+	}
+	if r.Shards > 0 {
+		rows = append(rows, paramRow{"shards merged", strconv.Itoa(r.Shards)})
+	}
+	for _, k := range sortedKeys(p.Extra) {
+		rows = append(rows, paramRow{clean(k), clean(anyText(p.Extra[k]))})
+	}
+	for _, k := range sortedKeys(p.Thresholds) {
+		rows = append(rows, paramRow{"threshold " + clean(k), clean(anyText(p.Thresholds[k]))})
+	}
+	return rows
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// anyText formats a decoded JSON parameter: numbers without exponents,
+// durations as durations, everything else as Go prints it.
+func anyText(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Duration:
+		return x.String()
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}

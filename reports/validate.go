@@ -1,0 +1,146 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Allowed values, in the order error messages name them.
+var (
+	verdicts     = []string{VerdictPass, VerdictFail, VerdictError}
+	statuses     = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped}
+	levels       = []string{"MUST", "SHOULD", "MAY", "DOC"}
+	policyModes  = []string{"enforce", "warn", "waive"}
+	maxProblems  = 5 // a broken generator breaks every rule; name a few, count the rest
+	allowedNames = func(vs []string) string { return strings.Join(vs, "|") }
+)
+
+// problems collects what is wrong with a report so Validate can name all of
+// it in one line.
+type problems struct {
+	kind string
+	list []string
+}
+
+func (p *problems) addf(format string, args ...any) {
+	p.list = append(p.list, fmt.Sprintf(format, args...))
+}
+
+func (p *problems) oneOf(field, got string, allowed []string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	p.addf("%s %q is not one of %s", field, got, allowedNames(allowed))
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	list := p.list
+	more := ""
+	if len(list) > maxProblems {
+		more = fmt.Sprintf("; and %d more", len(list)-maxProblems)
+		list = list[:maxProblems]
+	}
+	return fmt.Errorf("reports: invalid %s report: %s%s", p.kind, strings.Join(list, "; "), more)
+}
+
+// header checks what both kinds share. excused is true when something other
+// than harness_error explains an "error" verdict (an invalid load run).
+func (p *problems) header(apiVersion, kind, wantKind, verdict, harnessError string, excused bool) {
+	if apiVersion != APIVersion {
+		p.addf("api_version %q is not %q", apiVersion, APIVersion)
+	}
+	if kind != wantKind {
+		p.addf("kind %q is not %q", kind, wantKind)
+	}
+	p.oneOf("verdict", verdict, verdicts)
+	switch {
+	case verdict == VerdictError && harnessError == "" && !excused:
+		p.addf("verdict is %q but harness_error is empty: say what went wrong", VerdictError)
+	case verdict != VerdictError && harnessError != "":
+		p.addf("harness_error is set but verdict is %q, not %q", verdict, VerdictError)
+	}
+}
+
+// Validate checks c against the schema: api_version and kind, statuses and
+// levels in their allowed sets, unique rule IDs, summary counts equal to the
+// rules, and a verdict that follows the verdict rule (see Finalize). It
+// returns one error naming every problem found (up to a few).
+func (c *Conformance) Validate() error {
+	p := &problems{kind: KindConformance}
+	p.header(c.APIVersion, c.Kind, KindConformance, c.Verdict, c.HarnessError, false)
+	seen := make(map[string]bool, len(c.Rules))
+	for i, r := range c.Rules {
+		where := fmt.Sprintf("rules[%d]", i)
+		if r.ID == "" {
+			p.addf("%s: id is empty", where)
+		} else {
+			where = fmt.Sprintf("rules[%d] %s", i, r.ID)
+			if seen[r.ID] {
+				p.addf("%s: id appears twice", where)
+			}
+			seen[r.ID] = true
+		}
+		p.oneOf(where+": status", r.Status, statuses)
+		// Level and policy_mode are empty when the suite met a spec it has
+		// no rule for; that is worth showing, not worth refusing the report.
+		if r.Level != "" {
+			p.oneOf(where+": level", r.Level, levels)
+		}
+		if r.PolicyMode != "" {
+			p.oneOf(where+": policy_mode", r.PolicyMode, policyModes)
+		}
+	}
+	if want := Summarize(c.Rules); c.Summary != want {
+		p.addf("summary %+v does not match the rules %+v: call Finalize after filling rules", c.Summary, want)
+	}
+	if c.Verdict != VerdictError {
+		if want := conformanceVerdict(c); c.Verdict != want && c.HarnessError == "" {
+			p.addf("verdict is %q but the rules say %q (fail iff a rule has status failed)", c.Verdict, want)
+		}
+	}
+	return p.err()
+}
+
+// Validate checks l against the schema: api_version and kind, the verdict and
+// what explains an "error" (harness_error, or valid false with invalid_why),
+// ratios within [0, 1], no negative latency, and a pass verdict only when
+// every threshold passed. A run marked invalid must say why, which also
+// catches a producer that forgot to set valid.
+func (l *Load) Validate() error {
+	p := &problems{kind: KindLoad}
+	// A run whose generator fell behind is not judged: verdict "error"
+	// with valid false and invalid_why, and no harness_error.
+	p.header(l.APIVersion, l.Kind, KindLoad, l.Verdict, l.HarnessError, !l.Valid && l.InvalidWhy != "")
+	if l.SuccessRatio < 0 || l.SuccessRatio > 1 {
+		p.addf("success_ratio %v is outside [0, 1]", l.SuccessRatio)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"latency_ms.p50", l.Latency.P50}, {"latency_ms.p90", l.Latency.P90}, {"latency_ms.p95", l.Latency.P95},
+		{"latency_ms.p99", l.Latency.P99}, {"latency_ms.max", l.Latency.Max}, {"latency_ms.mean", l.Latency.Mean},
+		{"rate", l.Rate}, {"throughput", l.Throughput},
+	} {
+		if f.v < 0 {
+			p.addf("%s %v is negative", f.name, f.v)
+		}
+	}
+	if !l.Valid && l.InvalidWhy == "" && l.Verdict != VerdictError {
+		p.addf("valid is false but invalid_why is empty: say why the run is invalid, or set valid")
+	}
+	for i, t := range l.Thresholds {
+		if t.Name == "" {
+			p.addf("thresholds[%d]: name is empty", i)
+		}
+		if !t.Passed && l.Verdict == VerdictPass {
+			p.addf("verdict is %q but threshold %q failed", VerdictPass, t.Name)
+		}
+	}
+	return p.err()
+}
