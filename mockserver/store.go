@@ -195,15 +195,15 @@ func (f *family) revoke() { f.revoked.Store(true) }
 // sweep forgets expired codes, expired refresh tokens, revoked families and
 // families whose every token has expired, bounding memory by what is live.
 func (st *store) sweep(now time.Time) {
-	st.codes.sweep(func(c *codeGrant) bool { return now.After(c.expires) })
-	st.refresh.sweep(func(r *refreshGrant) bool { return r.fam.revoked.Load() || now.After(r.expires) })
+	st.codes.sweep(func(c *codeGrant) bool { return !now.Before(c.expires) })
+	st.refresh.sweep(func(r *refreshGrant) bool { return r.fam.revoked.Load() || !now.Before(r.expires) })
 	st.families.sweep(func(f *family) bool {
 		if f.revoked.Load() {
 			return true
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return now.After(f.expires)
+		return !now.Before(f.expires)
 	})
 }
 

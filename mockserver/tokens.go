@@ -37,6 +37,9 @@ func accessID(fam uint64, exp time.Time) string {
 
 func parseAccessID(id string) (fam uint64, exp time.Time, ok bool) {
 	var b [32]byte
+	if len(id) != base64.RawURLEncoding.EncodedLen(len(b)) {
+		return 0, time.Time{}, false
+	}
 	n, err := base64.RawURLEncoding.Decode(b[:], []byte(id))
 	if err != nil || n != len(b) {
 		return 0, time.Time{}, false
