@@ -125,7 +125,9 @@ func TestNoServerErrorForGarbage(t *testing.T) {
 		req  func() *http.Request
 	}{
 		{"random bytes", func() *http.Request { return rawReq("POST", PathToken, oauth.MediaForm, "\x00\xff\xfe%%%&&==;") }},
-		{"semicolons", func() *http.Request { return rawReq("POST", PathToken, oauth.MediaForm, "grant_type=refresh_token;refresh_token=x") }},
+		{"semicolons", func() *http.Request {
+			return rawReq("POST", PathToken, oauth.MediaForm, "grant_type=refresh_token;refresh_token=x")
+		}},
 		{"many parameters", func() *http.Request {
 			return rawReq("POST", PathToken, oauth.MediaForm, strings.Repeat("p=1&", MaxBodyBytes/4-1))
 		}},
