@@ -1,4 +1,345 @@
 package main
 
-// loadCmd is not built yet.
-func loadCmd(args []string) int { return exitConfig }
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"tokenharness/internal/rules"
+	"tokenharness/internal/target"
+	"tokenharness/load"
+	"tokenharness/load/shard"
+	"tokenharness/mockserver"
+	"tokenharness/reports"
+)
+
+// mockProfile is the bundled mock's profile for load runs: oauth21 rotates
+// refresh tokens, which is what refresh storms exercise (PROFILE, which
+// picks the conformance profile, does not apply here).
+const mockProfile = rules.OAuth21
+
+// loadCmd runs one load profile: flags, with the Makefile's variables as
+// fallbacks, to load.Config; the target settings come from the suite's own
+// configuration (target.Config).
+func loadCmd(args []string) int {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	env := envFlags{fs: fs}
+	var (
+		list      = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
+		profile   = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
+		rate      = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
+		duration  = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
+		workers   = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
+		clients   = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		shardFlag = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
+		reportDir = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
+		limits    = fs.String("thresholds", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
+		maxLag    = fs.Duration("max-lag", load.DefaultMaxLag, "generator lag p99 above which the run is invalid")
+		startRate = fs.Float64("start-rate", 0, "ramp: starting rate, req/s")
+		groupSize = fs.Int("group-size", 0, "rotation-race: concurrent refreshes per token")
+		every     = fs.Duration("every", 0, "herd: wave period (the access-token lifetime)")
+		spikeRate = fs.Float64("spike-rate", 0, "spike: burst rate, req/s")
+		spikeAt   = fs.Duration("spike-at", 0, "spike: when the burst starts")
+		spikeFor  = fs.Duration("spike-for", 0, "spike: how long the burst lasts")
+		codeEvery = fs.Int("code-every", 0, "mixed: one request in n is a code exchange")
+	)
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if env.err != nil {
+		fmt.Fprintln(os.Stderr, "load:", env.err)
+		return exitConfig
+	}
+	if *list {
+		printProfiles(os.Stdout)
+		return exitOK
+	}
+	pr, err := load.ByName(*profile)
+	if err != nil {
+		return configError(err)
+	}
+	sh, err := shard.Parse(*shardFlag)
+	if err != nil {
+		return configError(err)
+	}
+	lim, err := load.ParseLimits(*limits)
+	if err != nil {
+		return configError(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tc := target.Default()
+	if path := os.Getenv(target.EnvConfig); path != "" {
+		if tc, err = target.Load(path); err != nil {
+			return configError(err)
+		}
+	}
+	tc.ApplyEnv(os.Getenv)
+	targetKind := "external"
+	if tc.Target == "" {
+		closeMock, err := startMock(&tc)
+		if err != nil {
+			return configError(err)
+		}
+		defer closeMock()
+		targetKind = "in-process"
+		fmt.Fprintf(os.Stderr, "load: TARGET is empty: started the bundled mock (profile %s, in-process) at %s\n", mockProfile, tc.Target)
+	}
+	if err := tc.Validate(nil); err != nil {
+		return configError(err)
+	}
+	cfg, err := load.FromTarget(tc, os.Getenv("ALLOW_REMOTE") == "1")
+	if err != nil {
+		return configError(err)
+	}
+	cfg.TargetKind = targetKind
+	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag = pr, sh, lim, *maxLag
+	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
+		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, Every: *every,
+		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
+	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
+	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
+
+	if pl, err := load.Resolve(cfg); err == nil {
+		fmt.Fprintf(os.Stderr, "load: %s: %d requests over %s at up to %d workers, %s\n",
+			pr.Name, pl.Schedule.Hits(), pl.Params.Duration, pl.Params.Workers, poolText(pl))
+	}
+	l, err := load.Run(ctx, cfg)
+	if err != nil {
+		return configError(err)
+	}
+	printLoad(os.Stdout, l, cfg.Dir)
+	return load.ExitCode(l)
+}
+
+// startMock serves the bundled mock on 127.0.0.1:0 and points tc at it,
+// filling the client settings the run leaves empty from the mock's fixture
+// client. QUIRKS switch faults on for the whole mock, so
+// QUIRKS=RFC9700-4.14.2-REFRESH-RACE shows what rotation-race catches.
+func startMock(tc *target.Config) (func(), error) {
+	mc, err := mockserver.LoadConfig(mockProfile, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(mc.Clients) == 0 {
+		return nil, errors.New("load: the mock's fixtures have no client")
+	}
+	quirks := make([]rules.ID, len(tc.Quirks))
+	for i, q := range tc.Quirks {
+		quirks[i] = rules.ID(q)
+	}
+	srv, err := mockserver.New(mc, mockserver.WithQuirks(quirks...))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("load: start the mock: %w", err)
+	}
+	hs := mockserver.NewHTTPServer(ln.Addr().String(), srv, nil)
+	go hs.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	c := mc.Clients[0]
+	tc.Target = base + mockserver.PathToken
+	if tc.ClientID == "" {
+		tc.ClientID, tc.ClientSecret = c.ID, c.Secret
+		if len(c.AuthMethods) > 0 {
+			tc.ClientAuth = c.AuthMethods[0]
+		}
+	}
+	if tc.RedirectURI == "" && len(c.RedirectURIs) > 0 {
+		tc.RedirectURI = c.RedirectURIs[0]
+	}
+	if tc.Scope == "" {
+		tc.Scope, _, _ = strings.Cut(c.Scope, " ")
+	}
+	if tc.CodeCmd == "" && tc.AuthorizeURL == "" {
+		tc.AuthorizeURL = base + mockserver.PathAuthorize
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		srv.Close()
+	}, nil
+}
+
+func poolText(pl load.Plan) string {
+	switch {
+	case pl.RaceTokens > 0:
+		return fmt.Sprintf("%d race groups of %d, one minted token each", pl.RaceTokens, pl.Params.GroupSize)
+	case pl.Codes > 0:
+		return fmt.Sprintf("a pool of %d refresh tokens and %d codes", pl.Slots, pl.Codes)
+	}
+	return fmt.Sprintf("a pool of %d refresh tokens", pl.Slots)
+}
+
+func configError(err error) int {
+	fmt.Fprintln(os.Stderr, err)
+	return exitConfig
+}
+
+// printLoad is the run's summary on stdout.
+func printLoad(w io.Writer, l *reports.Load, dir string) {
+	fmt.Fprintf(w, "%s: %s", l.Profile, strings.ToUpper(l.Verdict))
+	if !l.Valid {
+		fmt.Fprintf(w, " (invalid run: %s)", l.InvalidWhy)
+	}
+	fmt.Fprintf(w, "\n  %d requests, %.0f req/s sent, success %.2f%%, latency p50 %.2f ms p99 %.2f ms max %.2f ms, generator lag p99 %.2f ms\n",
+		l.Requests, l.Rate, 100*l.SuccessRatio, l.Latency.P50, l.Latency.P99, l.Latency.Max, l.GeneratorLag.P99)
+	if len(l.ErrorClasses) > 0 {
+		fmt.Fprintf(w, "  errors: %s\n", countText(l.ErrorClasses))
+	}
+	c := l.Correctness
+	if c.RaceGroups > 0 {
+		fmt.Fprintf(w, "  race groups: %d, winners %s, multi-winner groups %d\n", c.RaceGroups, countText(c.RaceWinners), c.MultiWinnerGroups)
+	}
+	if l.Knee != nil {
+		fmt.Fprintf(w, "  knee: %.0f req/s (%s)\n", l.Knee.Rate, l.Knee.Reason)
+	}
+	if l.Recovery != nil {
+		fmt.Fprintf(w, "  recovery: %.2fs (recovered %v)\n", l.Recovery.Seconds, l.Recovery.Recovered)
+	}
+	for _, t := range l.Thresholds {
+		mark := "ok  "
+		if !t.Passed {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s = %g (limit %g)\n", mark, t.Name, t.Observed, t.Limit)
+	}
+	if dir != "" {
+		fmt.Fprintf(w, "  report: %s/report.html (results.bin, report.json, plot.html beside it)\n", dir)
+	}
+}
+
+func countText(m map[string]uint64) string {
+	parts := make([]string, 0, len(m))
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func printProfiles(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, p := range load.Profiles() {
+		d := p.Defaults
+		if p.Derive != nil {
+			d = p.Derive(d)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Doc)
+		fmt.Fprintf(tw, "\tdefaults: rate %g req/s, duration %s, workers %d", d.Rate, d.Duration, d.Workers)
+		if d.Clients > 0 {
+			fmt.Fprintf(tw, ", clients %d", d.Clients)
+		}
+		for _, x := range []struct {
+			name string
+			set  bool
+			v    any
+		}{{"start-rate", d.StartRate > 0, d.StartRate}, {"group-size", d.GroupSize > 0, d.GroupSize},
+			{"every", d.Every > 0, d.Every}, {"spike-rate", d.SpikeRate > 0, d.SpikeRate},
+			{"spike-at", d.SpikeAt > 0, d.SpikeAt}, {"spike-for", d.SpikeFor > 0, d.SpikeFor},
+			{"code-every", d.CodeEvery > 0, d.CodeEvery}} {
+			if x.set {
+				fmt.Fprintf(tw, ", %s %v", x.name, x.v)
+			}
+		}
+		fmt.Fprintln(tw)
+		ths := make([]string, len(p.Thresholds))
+		for i, t := range p.Thresholds {
+			ths[i] = t.String()
+		}
+		fmt.Fprintf(tw, "\tthresholds: %s\n\n", strings.Join(ths, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "metrics:")
+	for _, m := range load.Metrics() {
+		fmt.Fprintf(w, "  %-24s %s\n", m.Name, m.Doc)
+	}
+}
+
+func metricNames() string {
+	var names []string
+	for _, m := range load.Metrics() {
+		names = append(names, m.Name)
+	}
+	return strings.Join(names, "|")
+}
+
+// isTerminal reports whether f is a character device (a terminal), where
+// the progress line may rewrite itself.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// envFlags defines flags whose defaults come from environment variables
+// (the Makefile's), remembering the first variable that does not parse.
+type envFlags struct {
+	fs  *flag.FlagSet
+	err error
+}
+
+func (e *envFlags) bad(name, v, want string) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not %s", name, v, want)
+	}
+}
+
+func (e *envFlags) str(flagName, envName, def, usage string) *string {
+	if v := os.Getenv(envName); v != "" {
+		def = v
+	}
+	return e.fs.String(flagName, def, usage+" ($"+envName+")")
+}
+
+func (e *envFlags) float(flagName, envName, usage string) *float64 {
+	var def float64
+	if v := os.Getenv(envName); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			e.bad(envName, v, "a number, e.g. 500")
+		}
+		def = f
+	}
+	return e.fs.Float64(flagName, def, usage+" ($"+envName+")")
+}
+
+func (e *envFlags) int(flagName, envName, usage string) *int {
+	var def int
+	if v := os.Getenv(envName); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			e.bad(envName, v, "a whole number ≥ 0")
+		}
+		def = n
+	}
+	return e.fs.Int(flagName, def, usage+" ($"+envName+")")
+}
+
+func (e *envFlags) duration(flagName, envName, usage string) *time.Duration {
+	var def time.Duration
+	if v := os.Getenv(envName); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.bad(envName, v, "a duration, e.g. 10s")
+		}
+		def = d
+	}
+	return e.fs.Duration(flagName, def, usage+" ($"+envName+")")
+}

@@ -1,0 +1,27 @@
+// Package load runs refresh-storm load profiles against an OAuth 2.0 token
+// endpoint with vegeta as a library, and judges them.
+//
+// A profile (herd, ramp, rotation-race, spike, soak, mixed) is one declared
+// Profile value: name, documentation, defaults, an open-model Schedule and
+// thresholds. Run mints a pool of live refresh tokens through the target's
+// own authorize + code exchange flow, then attacks on the schedule with a
+// targeter that draws tokens from the pool and hands rotated ones back
+// (RFC 9700 §4.14.2, https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2),
+// correlating each result with its token slot through the URL fragment.
+//
+// What the harness measures, and the vegeta traps it avoids (LOAD.md):
+//   - latency runs from each request's intended send time, not from when a
+//     worker picked it up, and generator lag is reported; a run whose lag
+//     p99 is too large is marked invalid;
+//   - workers are capped; the targeter never returns an error (that stops
+//     the attack): a missing token is a request marked pool_exhausted that
+//     never leaves the process;
+//   - results are classified by status and OAuth error, so a race loser's
+//     expected invalid_grant is not a failure;
+//   - results.bin is vegeta's gob format, readable by `vegeta report` and
+//     `vegeta plot`, with bodies (live tokens) stripped, timestamps and
+//     latencies re-based on the intended send time, and the harness's
+//     reading in the Tokenharness-Result header (see AnnotationHeader).
+//
+// Merge rebuilds a report from the raw results of several shards.
+package load

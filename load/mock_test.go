@@ -1,0 +1,110 @@
+package load
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tokenharness/internal/rules"
+	"tokenharness/internal/target"
+	"tokenharness/mockserver"
+	"tokenharness/reports"
+)
+
+// mockConfig starts the bundled mock (profile oauth21: rotation, PKCE
+// S256) in-process with the given quirks and returns a run configuration
+// built the way the command builds it, from the suite's target settings.
+func mockConfig(t testing.TB, pr Profile, p Params, quirks ...rules.ID) Config {
+	t.Helper()
+	mc, err := mockserver.LoadConfig(rules.OAuth21, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := mockserver.New(mc, mockserver.WithQuirks(quirks...), mockserver.WithJanitorInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	c := mc.Clients[0]
+	tc := target.Default()
+	tc.Target, tc.AuthorizeURL = hs.URL+mockserver.PathToken, hs.URL+mockserver.PathAuthorize
+	tc.ClientID, tc.ClientSecret, tc.RedirectURI, tc.Scope = c.ID, c.Secret, c.RedirectURIs[0], "read"
+	if err := tc.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := FromTarget(tc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Profile, cfg.Params, cfg.Dir, cfg.MaxLag, cfg.TargetKind = pr, p, t.TempDir(), 2*time.Second, "in-process"
+	cfg.Params.Timeout = 5 * time.Second
+	return cfg
+}
+
+func TestMock_EveryProfilePasses(t *testing.T) {
+	t.Parallel()
+	for _, pr := range Profiles() {
+		t.Run(pr.Name, func(t *testing.T) {
+			t.Parallel()
+			cfg := mockConfig(t, pr, tiny[pr.Name])
+			cfg.Limits = map[string]float64{KneeRate.Name: 10}
+			l := mustRun(t, cfg)
+			if l.Verdict != reports.VerdictPass {
+				t.Errorf("verdict %s (%s); thresholds %+v; errors %v", l.Verdict, l.InvalidWhy, l.Thresholds, l.ErrorClasses)
+			}
+			want, want200 := scheduled(t, cfg), scheduled(t, cfg)
+			if pr.Workload == Race {
+				want200 = want / uint64(cfg.Params.GroupSize) // one winner per group
+			}
+			if l.Requests != want || l.StatusCodes["200"] != want200 {
+				t.Errorf("requests %d, status %v; want %d requests, %d of them 200", l.Requests, l.StatusCodes, want, want200)
+			}
+			for _, f := range []string{ResultsFile, ReportJSON, ReportHTML, PlotHTML, RunFile} {
+				if _, err := os.Stat(filepath.Join(cfg.Dir, f)); err != nil {
+					t.Errorf("missing output: %v", err)
+				}
+			}
+			if _, err := reports.ReadLoad(filepath.Join(cfg.Dir, ReportJSON)); err != nil {
+				t.Errorf("report.json does not validate: %v", err)
+			}
+			if len(l.Series) == 0 || len(l.Histogram) == 0 || len(l.Scatter) == 0 {
+				t.Errorf("charts are empty: %d series, %d histogram, %d scatter", len(l.Series), len(l.Histogram), len(l.Scatter))
+			}
+		})
+	}
+}
+
+func TestMock_RotationRaceCatchesTheRaceQuirk(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		quirks      []rules.ID
+		wantVerdict string
+	}{
+		{"quirk off: one winner per group", nil, reports.VerdictPass},
+		{"quirk on: concurrent refreshes all win", []rules.ID{rules.RefreshRace.ID}, reports.VerdictFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := mockConfig(t, RotationRace, Params{Rate: 200, GroupSize: 4, Duration: time.Second}, tt.quirks...)
+			l := mustRun(t, cfg)
+			if l.Verdict != tt.wantVerdict {
+				t.Errorf("verdict = %s, want %s; winners %v; thresholds %+v", l.Verdict, tt.wantVerdict, l.Correctness.RaceWinners, l.Thresholds)
+			}
+			c := l.Correctness
+			switch {
+			case tt.quirks == nil && c.RaceWinners["1"] != c.RaceGroups:
+				t.Errorf("winners %v over %d groups; want exactly one winner in each", c.RaceWinners, c.RaceGroups)
+			case tt.quirks != nil && c.MultiWinnerGroups == 0:
+				t.Errorf("no multi-winner group with the race quirk on: %v", c.RaceWinners)
+			}
+			if l.SuccessRatio != 1 {
+				t.Errorf("success ratio %v: race losers were counted as failures", l.SuccessRatio)
+			}
+		})
+	}
+}

@@ -1,0 +1,86 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// progress prints one status line a second: the last second's rate and
+// latency, errors so far, and time left. On a terminal the line updates in
+// place; otherwise (CI logs) each second is its own line.
+type progress struct {
+	w       io.Writer
+	tty     bool
+	name    string
+	span    time.Duration
+	total   uint64
+	window  []float32 // latencies (ms) completed since the last line
+	lagMax  float64
+	done    uint64
+	failed  uint64
+	printed bool
+}
+
+func newProgress(w io.Writer, tty bool, name string, s Schedule) *progress {
+	return &progress{w: w, tty: tty, name: name, span: s.Span(), total: s.Hits()}
+}
+
+func (p *progress) add(r *vegeta.Result, a annotation) {
+	if p.w == nil {
+		return
+	}
+	p.done++
+	if a.failed() {
+		p.failed++
+	}
+	p.window = append(p.window, float32(ms(r.Latency)))
+	p.lagMax = max(p.lagMax, ms(a.Lag))
+}
+
+func (p *progress) print(elapsed time.Duration) {
+	if p.w == nil {
+		return
+	}
+	var p50, p99 float64
+	if n := len(p.window); n > 0 {
+		slices.Sort(p.window)
+		p50 = float64(p.window[(n-1)/2])
+		p99 = float64(p.window[min(n-1, n*99/100)])
+	}
+	errPct := 0.0
+	if p.done > 0 {
+		errPct = 100 * float64(p.failed) / float64(p.done)
+	}
+	left := max(p.span-elapsed, 0).Round(time.Second)
+	line := fmt.Sprintf("%s %5.1fs/%s  %6d req/s  p50 %s p99 %s  errors %d (%.1f%%)  lag max %s  %d/%d done  %s left",
+		p.name, min(elapsed, p.span).Seconds(), p.span.Round(100*time.Millisecond), len(p.window),
+		fmtMS(p50), fmtMS(p99), p.failed, errPct, fmtMS(p.lagMax), p.done, p.total, left)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+	p.printed = true
+	p.window, p.lagMax = p.window[:0], 0
+}
+
+// finish ends the updating line so the next output starts clean.
+func (p *progress) finish() {
+	if p.w != nil && p.tty && p.printed {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.2fs", v/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.0fms", v)
+	}
+	return fmt.Sprintf("%.2fms", v)
+}

@@ -1,0 +1,429 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"tokenharness/internal/codes"
+	"tokenharness/load/shard"
+	"tokenharness/load/tokenpool"
+	"tokenharness/reports"
+)
+
+// Config is one load run.
+type Config struct {
+	Profile Profile
+	// Params override the profile's defaults field by field (zero = default).
+	Params Params
+	// Limits override threshold limits by metric name ("p99_ms": 100).
+	Limits   map[string]float64
+	Endpoint Endpoint
+	// Codes mints the token pool (and the mixed profile's codes) through
+	// the suite's code configuration; CodeRequest says for which client
+	// (its PKCE and state are filled per code).
+	Codes       codes.Source
+	CodeRequest codes.Request
+	Shard       shard.Shard
+	// Dir receives results.bin, report.json, report.html and plot.html;
+	// empty writes nothing.
+	Dir string
+	// Progress receives a status line once a second; nil is silent. TTY
+	// makes it one updating line instead of a line per second.
+	Progress io.Writer
+	TTY      bool
+	// MaxLag is the generator lag p99 above which the run is invalid;
+	// zero is DefaultMaxLag.
+	MaxLag time.Duration
+	// TargetKind is reported as is: "in-process" or "external".
+	TargetKind string
+	// MintWorkers bounds concurrent minting requests; zero is 8.
+	MintWorkers int
+	// AllowRemote permits a non-loopback token URL (ALLOW_REMOTE=1).
+	AllowRemote bool
+}
+
+// DefaultMaxLag is how far behind schedule (p99) the generator may fall
+// before its latency figures are not trusted.
+const DefaultMaxLag = 100 * time.Millisecond
+
+// Plan is what a run will do, resolved before any request is sent.
+type Plan struct {
+	Params   Params
+	Schedule Schedule // this shard's part
+	// Slots is this shard's refresh-token pool; RaceTokens the race
+	// groups' tokens; Codes the mixed profile's code exchanges.
+	Slots, RaceTokens, Codes int
+	Thresholds               []Threshold
+	// WholeHits is the whole run's scheduled requests, all shards together.
+	WholeHits uint64
+}
+
+// Resolve applies defaults, validates and sizes the run.
+func Resolve(cfg Config) (Plan, error) {
+	pr := cfg.Profile
+	p := cfg.Params.withDefaults(pr.Defaults)
+	if pr.Derive != nil {
+		p = pr.Derive(p)
+	}
+	if err := p.validate(pr.Workload); err != nil {
+		return Plan{}, err
+	}
+	group := uint64(1)
+	if pr.Workload == Race {
+		group = uint64(p.GroupSize)
+	}
+	whole := pr.Pacer(p)
+	if whole.Hits() == 0 {
+		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
+	}
+	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: resolve(pr.Thresholds, cfg.Limits), WholeHits: whole.Hits()}
+	hits := pl.Schedule.Hits()
+	switch pr.Workload {
+	case Race:
+		pl.RaceTokens = int(hits / group)
+		p.Clients = int(whole.Hits() / group)
+	case Mixed:
+		pl.Codes = int((hits + uint64(p.CodeEvery) - 1) / uint64(p.CodeEvery))
+		fallthrough
+	default:
+		if p.Clients == 0 {
+			p.Clients = autoClients(p)
+		}
+		pl.Slots = max(cfg.Shard.Part(p.Clients), 1)
+	}
+	pl.Params = p
+	return pl, nil
+}
+
+// autoClients sizes a rotating pool: a slot is busy while its refresh is in
+// flight, so the pool must cover peak rate × latency. A quarter of a second
+// of latency at the peak rate, and never fewer than 64 slots, leaves room
+// for a stall; a slower target shows as pool_exhausted, never as a silent
+// stall of the schedule.
+func autoClients(p Params) int {
+	peak := math.Max(p.Rate, p.SpikeRate)
+	return max(64, int(math.Ceil(peak/4)))
+}
+
+// Run mints the token pool, runs the profile's schedule against the
+// endpoint, and returns the report; with cfg.Dir set it also writes it.
+// An error means nothing was judged (bad configuration, minting failed).
+func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
+	pl, err := Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := pl.Params
+	if cfg.Codes == nil {
+		return nil, errors.New("load: no code source: set CODE_CMD or AUTHORIZE_URL so the token pool can be minted")
+	}
+	u, err := url.Parse(cfg.Endpoint.TokenURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("load: token URL %q is not an absolute http(s) URL", cfg.Endpoint.TokenURL)
+	}
+	if err := CheckLoopback("TARGET", cfg.Endpoint.TokenURL, cfg.AllowRemote); err != nil {
+		return nil, err
+	}
+
+	req := newRequests(cfg.Endpoint)
+	client := &http.Client{Timeout: p.Timeout, Transport: transport(cfg.Endpoint, p)}
+	defer client.CloseIdleConnections()
+
+	startedAt := time.Now()
+	tg := newTargeter(req, cfg.Profile.Workload)
+	mintWorkers := cfg.MintWorkers
+	if mintWorkers <= 0 {
+		mintWorkers = 8
+	}
+	newCode := func(ctx context.Context, _ int) (Code, error) { return freshCode(ctx, cfg.Codes, cfg.CodeRequest) }
+	mintToken := func(ctx context.Context, i int) (string, error) {
+		c, err := newCode(ctx, i)
+		if err != nil {
+			return "", err
+		}
+		return mintRefresh(ctx, client, req, c)
+	}
+	switch cfg.Profile.Workload {
+	case Race:
+		toks, err := tokenpool.Mint(ctx, pl.RaceTokens, mintWorkers, mintToken)
+		if err != nil {
+			return nil, err
+		}
+		tg.races, tg.group = tokenpool.NewSealed(toks), uint64(p.GroupSize)
+		tg.slotURLs = urls(req.url, fragRace, len(toks))
+	case Mixed:
+		cs, err := tokenpool.Mint(ctx, pl.Codes, mintWorkers, newCode)
+		if err != nil {
+			return nil, err
+		}
+		tg.codes, tg.codeEvery = tokenpool.NewSealed(cs), uint64(p.CodeEvery)
+		fallthrough
+	default:
+		toks, err := tokenpool.Mint(ctx, pl.Slots, mintWorkers, mintToken)
+		if err != nil {
+			return nil, err
+		}
+		tg.pool = tokenpool.New(toks)
+		tg.slotURLs = urls(req.url, fragSlot, len(toks))
+	}
+
+	var out *sink
+	if cfg.Dir != "" {
+		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Shard: cfg.Shard.String(),
+			Target: cfg.Endpoint.TokenURL, TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
+			Hits: pl.Schedule.Hits(), WholeHits: pl.WholeHits}
+		if out, err = newSink(cfg.Dir, cfg.Profile.Name+" "+cfg.Shard.Name(), info); err != nil {
+			return nil, err
+		}
+		defer out.abort()
+	}
+
+	atk := vegeta.NewAttacker(
+		vegeta.Timeout(p.Timeout),
+		vegeta.Workers(min(p.Workers, 16)),
+		vegeta.MaxWorkers(p.Workers),
+		vegeta.Connections(int(p.Workers)),
+		vegeta.MaxBody(maxMintBody),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.KeepAlive(true),
+		vegeta.TLSConfig(cfg.Endpoint.TLS),
+		vegeta.Proxy(noProxy), // load goes to the target only
+	)
+	pc := newPacer(pl.Schedule)
+	// Bound the attack in time whatever the schedule does: its span, one
+	// request timeout to drain, and a margin.
+	stopAt := time.AfterFunc(pl.Schedule.Span()+p.Timeout+10*time.Second, func() { atk.Stop() })
+	defer stopAt.Stop()
+	stopCtx := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stopCtx()
+
+	capt := newCapture(tg, pc, pl.Schedule)
+	an := (*analyzer)(nil)
+	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+
+	results := atk.Attack(vegeta.Targeter(tg.Target), pc, 0, cfg.Profile.Name+" "+cfg.Shard.Name())
+	for done := false; !done; {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				done = true
+				break
+			}
+			if an == nil {
+				an = newAnalyzer(pc.Began(), pl.Schedule.Span())
+			}
+			a := capt.process(r)
+			an.add(r, a)
+			prog.add(r, a)
+			if out != nil {
+				if err := out.add(r); err != nil {
+					atk.Stop()
+					return nil, err
+				}
+			}
+		case <-tick.C:
+			prog.print(time.Since(pc.Began()))
+		}
+	}
+	prog.finish()
+	if an == nil {
+		an = newAnalyzer(pc.Began(), pl.Schedule.Span())
+	}
+
+	l := &reports.Load{
+		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: cfg.Profile.Name,
+		Target: cfg.Endpoint.TokenURL, TargetKind: cfg.TargetKind,
+		StartedAt: startedAt, FinishedAt: time.Now(), Valid: true,
+		Params: reportParams(cfg.Profile, p, pl.Thresholds, cfg.Shard),
+	}
+	an.fill(l)
+	if want := pl.Schedule.Hits(); l.Requests < want {
+		l.Valid = false
+		l.InvalidWhy = fmt.Sprintf("the attack stopped after %d of %d scheduled requests", l.Requests, want)
+	}
+	finish(l, cfg.Profile, p, pl.Thresholds, cfg.MaxLag)
+	if out != nil {
+		if err := out.close(l); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// finish computes the profile's own figures, checks the generator kept
+// its schedule, and judges the thresholds.
+func finish(l *reports.Load, pr Profile, p Params, ths []Threshold, maxLag time.Duration) {
+	if maxLag <= 0 {
+		maxLag = DefaultMaxLag
+	}
+	if lag := l.GeneratorLag.P99; l.Valid && lag > ms(maxLag) {
+		l.Valid = false
+		l.InvalidWhy = fmt.Sprintf("generator lag p99 %.1f ms > %s: the generator could not keep the schedule, so latency understates the truth (lower RATE, raise WORKERS, or split with SHARD=i/n)", lag, maxLag)
+	}
+	if pr.Finish != nil {
+		pr.Finish(l, p, limitsOf(ths))
+	}
+	judge(l, ths)
+}
+
+func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+func transport(e Endpoint, p Params) *http.Transport {
+	return &http.Transport{
+		Proxy:               noProxy, // load goes to the target only, never through a proxy
+		TLSClientConfig:     e.TLS,
+		MaxIdleConnsPerHost: int(p.Workers),
+		IdleConnTimeout:     30 * time.Second,
+	}
+}
+
+// reportParams records the resolved parameters, with only the fields the
+// profile uses in Extra.
+func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.LoadParams {
+	lp := reports.LoadParams{Rate: p.Rate, Duration: p.Duration, Workers: p.Workers, Clients: p.Clients,
+		Timeout: p.Timeout, Shard: s.String(), Extra: map[string]any{}, Thresholds: map[string]any{}}
+	d := pr.Defaults
+	if pr.Derive != nil {
+		d = pr.Derive(d)
+	}
+	if d.StartRate != 0 {
+		lp.Extra["start_rate"] = p.StartRate
+	}
+	if d.GroupSize != 0 {
+		lp.Extra["group_size"] = p.GroupSize
+	}
+	if d.Every != 0 {
+		lp.Extra["every"] = p.Every.String()
+	}
+	if d.SpikeRate != 0 {
+		lp.Extra["spike_rate"] = p.SpikeRate
+		lp.Extra["spike_at"] = p.SpikeAt.String()
+		lp.Extra["spike_for"] = p.SpikeFor.String()
+	}
+	if d.CodeEvery != 0 {
+		lp.Extra["code_every"] = p.CodeEvery
+	}
+	lp.Extra["workload"] = string(pr.Workload)
+	for _, t := range ths {
+		lp.Thresholds[t.Metric.Name] = t.String()
+	}
+	return lp
+}
+
+// capture reads each result as it arrives: re-times it from its intended
+// send time, classifies it, hands rotated tokens back to the pool, and
+// strips the body (live tokens) before anything is written.
+type capture struct {
+	tg    *targeter
+	pc    *pacer
+	sched Schedule
+	seen  recentSet // access tokens issued, by hash
+}
+
+func newCapture(tg *targeter, pc *pacer, s Schedule) *capture {
+	return &capture{tg: tg, pc: pc, sched: s, seen: newRecentSet(1 << 20)}
+}
+
+// recentSet remembers hashes of the last size to 2×size access tokens in two
+// generations, so a soak of hours does not grow without bound. A server that
+// issues one token twice does it to requests close in time (a shared
+// counter, a racy cache), well within that window.
+type recentSet struct {
+	seed      maphash.Seed
+	size      int
+	cur, prev map[uint64]struct{}
+}
+
+func newRecentSet(size int) recentSet {
+	return recentSet{seed: maphash.MakeSeed(), size: size, cur: map[uint64]struct{}{}}
+}
+
+// seenBefore records s and reports whether it was already there.
+func (r *recentSet) seenBefore(s string) bool {
+	h := maphash.String(r.seed, s)
+	if _, ok := r.cur[h]; ok {
+		return true
+	}
+	if _, ok := r.prev[h]; ok {
+		return true
+	}
+	if len(r.cur) >= r.size {
+		r.prev, r.cur = r.cur, make(map[uint64]struct{}, r.size)
+	}
+	r.cur[h] = struct{}{}
+	return false
+}
+
+func (c *capture) process(r *vegeta.Result) annotation {
+	var an annotation
+	// Latency from the intended send time (no coordinated omission,
+	// LOAD.md §1): hit r.Seq was due at began + At(seq). Seq is handed out
+	// in the order workers pick hits up, which is the order they were due.
+	if at, ok := c.sched.At(r.Seq); ok {
+		intended := c.pc.Began().Add(at)
+		end := r.Timestamp.Add(r.Latency)
+		an.Lag = max(r.Timestamp.Sub(intended), 0)
+		r.Timestamp, r.Latency = intended, max(end.Sub(intended), 0)
+	}
+
+	kind, id := parseFragment(r.URL)
+	var tr tokenResponse
+	switch {
+	case kind == kindExhausted:
+		an.Class = ClassPoolExhausted
+		r.Error = "token pool exhausted: no idle refresh token when this request was due (raise CLIENTS)"
+	case r.Code == 0:
+		an.Class = classifyTransport(r.Error)
+	default:
+		an.Class, tr = classifyResponse(r.Code, r.Body)
+	}
+
+	switch kind {
+	case kindSlot:
+		pool := c.tg.pool
+		switch an.Class {
+		case ClassOK:
+			if pool.Put(id, tr.RefreshToken) {
+				an.Notes |= NoteRotated
+			}
+		case ClassInvalidGrant:
+			// The token is dead. If a successful rotation issued it and
+			// this was its first use, the server broke its own rotation.
+			if pool.Fresh(id) {
+				an.Notes |= NoteDeadAfterRefresh
+			}
+			pool.Retire(id)
+		default:
+			pool.Put(id, "") // keep the token; the failure was not about it
+		}
+	case kindRace:
+		switch an.Class {
+		case ClassOK:
+			if sent, _ := c.tg.races.Get(uint64(id)); tr.RefreshToken != "" && tr.RefreshToken != sent {
+				an.Notes |= NoteRotated
+			}
+		case ClassInvalidGrant:
+			an.Notes |= NoteRaceLoser
+		}
+	}
+	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {
+		an.Notes |= NoteDuplicateAccessToken
+	}
+
+	// Bodies hold live tokens (LOAD.md §6) and headers are the server's;
+	// results.bin keeps the harness's reading instead.
+	r.Body = nil
+	r.Headers = http.Header{AnnotationHeader: {an.encode()}}
+	return an
+}

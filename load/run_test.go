@@ -1,0 +1,286 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"tokenharness/internal/codes"
+	"tokenharness/load/shard"
+	"tokenharness/reports"
+)
+
+// tiny are parameters that keep each profile's run near a second.
+var tiny = map[string]Params{
+	"herd":          {Clients: 20, Rate: 200, Every: 500 * time.Millisecond, Duration: time.Second},
+	"ramp":          {StartRate: 20, Rate: 200, Duration: 1500 * time.Millisecond},
+	"rotation-race": {Rate: 200, GroupSize: 4, Duration: time.Second},
+	"spike":         {Rate: 50, SpikeRate: 300, SpikeAt: 400 * time.Millisecond, SpikeFor: 300 * time.Millisecond, Duration: 1500 * time.Millisecond},
+	"soak":          {Rate: 100, Duration: 1500 * time.Millisecond},
+	"mixed":         {Rate: 100, CodeEvery: 5, Duration: time.Second},
+}
+
+// testConfig is a run against base with a lag limit loose enough for the
+// race detector on a two-core machine; lag has its own test.
+func testConfig(t testing.TB, pr Profile, p Params, base string) Config {
+	return Config{Profile: pr, Params: p, Endpoint: fakeEndpoint(base),
+		Codes: codes.Authorize(base+"/oauth/authorize", nil), CodeRequest: codes.Request{ClientID: fakeClientID, RedirectURI: fakeRedirect},
+		Dir: t.TempDir(), MaxLag: 2 * time.Second, TargetKind: "in-process"}
+}
+
+func mustRun(t testing.TB, cfg Config) *reports.Load {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run(%s): %v", cfg.Profile.Name, err)
+	}
+	return l
+}
+
+func scheduled(t testing.TB, cfg Config) uint64 {
+	t.Helper()
+	pl, err := Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl.Schedule.Hits()
+}
+
+func TestRun_RotationRace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		as          *fakeAS
+		wantVerdict string
+		wantKey     string // the RaceWinners key every group should have
+	}{
+		{"strict rotation: one winner per group", &fakeAS{rotate: true}, reports.VerdictPass, "1"},
+		{"concurrent reuse honoured: caught", &fakeAS{rotate: true, racy: true}, reports.VerdictFail, "4"},
+		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictPass, "4-not-rotated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newFakeAS(t, tt.as)
+			cfg := testConfig(t, RotationRace, tiny["rotation-race"], srv.URL)
+			l := mustRun(t, cfg)
+			if l.Verdict != tt.wantVerdict {
+				t.Errorf("verdict = %s, want %s; thresholds %+v", l.Verdict, tt.wantVerdict, l.Thresholds)
+			}
+			c := l.Correctness
+			if c.RaceGroups == 0 || c.RaceWinners[tt.wantKey] < c.RaceGroups*9/10 {
+				t.Errorf("race winners %v over %d groups; want most groups under %q", c.RaceWinners, c.RaceGroups, tt.wantKey)
+			}
+			// Losers' invalid_grant is expected: not an error class.
+			if n := l.ErrorClasses[ClassInvalidGrant]; n > 0 {
+				t.Errorf("race losers counted as errors: %d invalid_grant", n)
+			}
+		})
+	}
+}
+
+func TestRun_CorrectnessFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		as     *fakeAS
+		metric Metric
+	}{
+		{"rotated tokens are dead", &fakeAS{rotate: true, deadRotation: true}, DeadAfterRefresh},
+		{"one access token for everybody", &fakeAS{rotate: true, sameAccess: true}, DuplicateAccessTokens},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newFakeAS(t, tt.as)
+			l := mustRun(t, testConfig(t, Herd, tiny["herd"], srv.URL))
+			if l.Verdict != reports.VerdictFail {
+				t.Errorf("verdict = %s, want fail", l.Verdict)
+			}
+			for _, th := range l.Thresholds {
+				if th.Name == tt.metric.Name && (th.Passed || th.Observed == 0) {
+					t.Errorf("threshold %s passed with %v observed", th.Name, th.Observed)
+				}
+			}
+		})
+	}
+}
+
+func TestRun_PoolExhaustionIsCountedNotSilent(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true, delay: 30 * time.Millisecond})
+	cfg := testConfig(t, Soak, Params{Rate: 100, Duration: 500 * time.Millisecond, Clients: 1}, srv.URL)
+	l := mustRun(t, cfg)
+	want := scheduled(t, cfg)
+	if l.Requests != want {
+		t.Errorf("requests = %d, want all %d scheduled (exhaustion must not stop the attack)", l.Requests, want)
+	}
+	c := l.Correctness.PoolExhausted
+	if c == 0 || l.ErrorClasses[ClassPoolExhausted] != c {
+		t.Errorf("pool_exhausted = %d, error class = %d; want equal and > 0", c, l.ErrorClasses[ClassPoolExhausted])
+	}
+	if l.Verdict != reports.VerdictFail {
+		t.Errorf("verdict = %s, want fail (error rate)", l.Verdict)
+	}
+}
+
+func TestRun_ResultsFileHoldsNoToken(t *testing.T) {
+	t.Parallel()
+	as := &fakeAS{rotate: true}
+	srv := newFakeAS(t, as)
+	for _, pr := range []Profile{Herd, MixedTraffic} {
+		cfg := testConfig(t, pr, tiny[pr.Name], srv.URL)
+		mustRun(t, cfg)
+		raw, err := os.ReadFile(filepath.Join(cfg.Dir, ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks := as.tokens()
+		if len(toks) == 0 {
+			t.Fatal("the server issued no tokens")
+		}
+		for _, dir := range []string{cfg.Dir} {
+			for _, f := range []string{ResultsFile, ReportJSON, ReportHTML, PlotHTML, RunFile} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				for _, tok := range toks {
+					if bytes.Contains(b, []byte(tok)) {
+						t.Fatalf("%s/%s holds a live token", pr.Name, f)
+					}
+				}
+			}
+		}
+		// And vegeta can still read it.
+		n := 0
+		if err := shard.Decode(bytes.NewReader(raw), func(r *vegeta.Result) error {
+			n++
+			if len(r.Body) != 0 {
+				t.Errorf("result %d has a body", r.Seq)
+			}
+			return nil
+		}); err != nil || n == 0 {
+			t.Errorf("decoded %d results, err %v", n, err)
+		}
+	}
+}
+
+// runShards runs every shard of cfg concurrently, as separate processes
+// would, and returns their directories.
+func runShards(t *testing.T, cfg Config, n uint64) []string {
+	t.Helper()
+	dirs := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		c := cfg
+		c.Shard = shard.Shard{I: i, N: n}
+		c.Dir = filepath.Join(t.TempDir(), c.Shard.Name())
+		dirs[i] = c.Dir
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, errs[i] = Run(ctx, c)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dirs
+}
+
+func TestMerge_ShardsAddUpToOneRun(t *testing.T) {
+	t.Parallel()
+	for _, pr := range []Profile{RotationRace, Herd} {
+		t.Run(pr.Name, func(t *testing.T) {
+			t.Parallel()
+			srv := newFakeAS(t, &fakeAS{rotate: true})
+			p := tiny[pr.Name]
+			p.Rate = 150 // not a multiple of the shard count
+			single := mustRun(t, testConfig(t, pr, p, srv.URL))
+
+			dirs := runShards(t, testConfig(t, pr, p, srv.URL), 3)
+			out := t.TempDir()
+			merged, err := Merge(out, dirs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if merged.Requests != single.Requests {
+				t.Errorf("merged requests = %d, single run = %d", merged.Requests, single.Requests)
+			}
+			if !reflect.DeepEqual(merged.StatusCodes, single.StatusCodes) {
+				t.Errorf("merged status codes %v, single run %v", merged.StatusCodes, single.StatusCodes)
+			}
+			if merged.Correctness.RaceGroups != single.Correctness.RaceGroups ||
+				!reflect.DeepEqual(merged.Correctness.RaceWinners, single.Correctness.RaceWinners) {
+				t.Errorf("merged races %d %v, single run %d %v", merged.Correctness.RaceGroups, merged.Correctness.RaceWinners,
+					single.Correctness.RaceGroups, single.Correctness.RaceWinners)
+			}
+			if merged.Shards != 3 || merged.Verdict != single.Verdict {
+				t.Errorf("merged shards %d verdict %s; single verdict %s", merged.Shards, merged.Verdict, single.Verdict)
+			}
+			if _, err := reports.ReadLoad(filepath.Join(out, ReportJSON)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestMerge_RefusesAnIncompleteSet(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true})
+	dirs := runShards(t, testConfig(t, Soak, Params{Rate: 40, Duration: 300 * time.Millisecond}, srv.URL), 2)
+	tests := []struct {
+		name string
+		dirs []string
+	}{
+		{"one of two", dirs[:1]},
+		{"the same shard twice", []string{dirs[0], dirs[0]}},
+		{"not a run directory", []string{t.TempDir()}},
+	}
+	for _, tt := range tests {
+		if _, err := Merge(t.TempDir(), tt.dirs...); err == nil {
+			t.Errorf("%s: merged without error", tt.name)
+		}
+	}
+}
+
+func TestRun_RefusesBadConfiguration(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true})
+	bad := func(mut func(*Config)) Config {
+		c := testConfig(t, Soak, Params{Rate: 10, Duration: 100 * time.Millisecond}, srv.URL)
+		mut(&c)
+		return c
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"wrong client secret", bad(func(c *Config) { c.Endpoint.ClientSecret = "nope" })},
+		{"no code source", bad(func(c *Config) { c.Codes = nil })},
+		{"relative token URL", bad(func(c *Config) { c.Endpoint.TokenURL = "/oauth/token" })},
+		{"rate above the limit", bad(func(c *Config) { c.Params.Rate = MaxRate + 1 })},
+		{"race group larger than the workers", bad(func(c *Config) {
+			c.Profile, c.Params.GroupSize, c.Params.Workers = RotationRace, 8, 4
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if l, err := Run(context.Background(), tt.cfg); err == nil {
+				t.Errorf("ran with verdict %s; want a configuration error", l.Verdict)
+			}
+		})
+	}
+}
