@@ -12,10 +12,10 @@
 // It talks to the mock only through its command-line flags and HTTP endpoints;
 // it never imports package mockserver.
 //
-// Offline rules this package applies (see /work/shared/CONTAINERS.md):
-// the reaper is disabled because its image would be pulled, so cleanup is the
-// caller's job; every container carries the label tokenharness=mockserver so CI
-// can remove leftovers with
+// Nothing is pulled: the image is built FROM scratch, and the reaper, whose
+// image would be pulled, is disabled ([Prepare]). Cleanup is therefore the
+// caller's job, and every container carries the label tokenharness=mockserver
+// so CI can remove leftovers with
 //
 //	docker rm -f $(docker ps -aq --filter label=tokenharness=mockserver)
 package mockcontainer
@@ -67,7 +67,8 @@ const (
 	envHostOverride = "TESTCONTAINERS_HOST_OVERRIDE"
 )
 
-// Container is a running mock server.
+// Container is a mock server started by Run. Terminate it (or
+// testcontainers.TerminateContainer) when done: no reaper does it.
 type Container struct {
 	testcontainers.Container
 }
@@ -198,7 +199,7 @@ func (e flatError) Unwrap() error { return e.err }
 // The mock is started with -addr 0.0.0.0:8080; options append further flags,
 // and the mock's flag parsing lets a later flag override an earlier one. The
 // whole call is bounded by 60 s. When the mock exits during startup, the
-// error ends with the last line it logged.
+// error ends with the first and last lines it logged.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	Prepare()
 	if err := checkEnv(); err != nil {
