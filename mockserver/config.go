@@ -89,7 +89,7 @@ func LoadConfig(profile rules.Profile, fixturesPath string) (Config, error) {
 		b, err = os.ReadFile(fixturesPath)
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("mockserver: reading fixtures: %w", err)
+		return Config{}, fmt.Errorf("mockserver: reading fixtures: %w: pass an existing -fixtures file, or none for the embedded one", err)
 	}
 	cfg, err := ParseConfig(b)
 	if err != nil {
