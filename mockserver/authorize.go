@@ -72,8 +72,8 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	out := url.Values{}
 	if rep != nil {
 		out.Set(oauth.ParamError, rep.errCode)
-		if d, ok := rep.get(oauth.ParamErrorDescription); ok {
-			out.Set(oauth.ParamErrorDescription, d.(string))
+		if d := rep.desc(); d != "" {
+			out.Set(oauth.ParamErrorDescription, d)
 		}
 	} else {
 		out.Set(oauth.ParamCode, code)

@@ -79,6 +79,13 @@ func errorText(s string) string {
 	return string(b)
 }
 
+// desc is the error_description, if any.
+func (r *reply) desc() string {
+	d, _ := r.get(oauth.ParamErrorDescription)
+	s, _ := d.(string)
+	return s
+}
+
 func (r *reply) withHeader(name, value string) *reply {
 	r.header = append(r.header, [2]string{name, value})
 	return r

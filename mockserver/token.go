@@ -31,7 +31,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("token request", "method", r.Method, "grant", s.red.String(rep.grant),
 			"client", s.red.String(client), "status", rep.status, "error", rep.errCode,
-			"quirks", q, "duration", time.Since(start))
+			"description", s.red.String(rep.desc()), "quirks", q, "duration", time.Since(start))
 	}
 }
 
@@ -43,6 +43,13 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 	}
 	grant, hasGrant := form[oauth.ParamGrantType]
 	c, rep := s.authenticate(r, form, q)
+	if rep == nil && c == nil && !(grant == oauth.GrantAuthorizationCode && q.On(rules.ClientIdentified.ID)) {
+		// RFC 6749 §4.1.3: "require client authentication for confidential
+		// clients ... ensure that the code was issued to "client_id" in the
+		// request" -- a request naming no client can do neither. The fault
+		// lets a code exchange through and takes the client from the code.
+		rep = s.invalidClient(false, q, "no client authentication: use client_secret_basic, client_secret_post, or client_id for a public client")
+	}
 	if rep != nil {
 		rep.grant = grant
 		return rep, form[oauth.ParamClientID]
@@ -55,6 +62,8 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 	return rep, client
 }
 
+// grant checks the API key and the grant type, then runs the grant for
+// client c (nil only under the CLIENT-IDENTIFIED fault).
 func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant string, hasGrant bool, q quirkSet) *reply {
 	if s.cfg.APIKey != "" && !q.On(rules.DressipiAPIKey.ID) {
 		// dressipi Security: "API Key Header parameter name x-api-key".
@@ -79,12 +88,6 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 			return fail(oauth.ErrUnsupportedGrantType, "grant_type "+grant+" is not supported: use authorization_code or refresh_token")
 		}
 		return fail(oauth.ErrInvalidRequest, "invalid request")
-	}
-	if c == nil && !(grant == oauth.GrantAuthorizationCode && q.On(rules.ClientIdentified.ID)) {
-		// RFC 6749 §4.1.3: "require client authentication for confidential
-		// clients ... ensure that the code was issued to "client_id" in the
-		// request" -- a request naming no client can do neither.
-		return s.invalidClient(false, q, "no client authentication: use client_secret_basic, client_secret_post, or client_id for a public client")
 	}
 	if c != nil && !c.allows(grant) {
 		return fail(oauth.ErrUnauthorizedClient, "client "+c.ID+" may not use grant_type "+grant)
