@@ -25,6 +25,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"verdict": {"read a conformance report, print the verdict, exit with its status", verdictCmd},
+		"config":  {"validate the run configuration (TARGET, PROFILE, ...) and print it, secrets masked", configCmd},
+		"image":   {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
 		"load":    {"run a load profile against a target", loadCmd},
 		"merge":   {"merge shard results into one load report", mergeCmd},
 		"compare": {"compare a report against a baseline; exit 1 on regression", compareCmd},

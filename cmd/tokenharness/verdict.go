@@ -1,4 +1,98 @@
 package main
 
-// verdictCmd is not built yet.
-func verdictCmd(args []string) int { return exitConfig }
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"tokenharness/internal/conform"
+	"tokenharness/internal/plan"
+	"tokenharness/internal/redact"
+	"tokenharness/internal/target"
+	"tokenharness/reports"
+)
+
+// verdictCmd reads the conformance report the suite wrote and turns it into
+// the run's exit status, so a CI gate needs only `make conformance`.
+func verdictCmd(args []string) int {
+	fs := flag.NewFlagSet("verdict", flag.ContinueOnError)
+	dir := fs.String("report-dir", envOr("REPORT_DIR", "reports/out"), "report directory (env REPORT_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	path := filepath.Join(*dir, "conformance", "report.json")
+	c, err := reports.ReadConformance(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tokenharness: ERROR: no conformance report at %s (%v): the suite did not run; see the output above\n", path, err)
+		return exitConfig
+	}
+	switch c.Verdict {
+	case reports.VerdictPass:
+		fmt.Printf("tokenharness: PASS — profile %s, %d rules: %d passed, %d warned, %d waived, %d skipped (report: %s)\n",
+			c.Profile, c.Summary.Total, c.Summary.Passed, c.Summary.Warned, c.Summary.Waived, c.Summary.Skipped, filepath.Join(*dir, "conformance", "report.html"))
+	case reports.VerdictFail:
+		fmt.Printf("tokenharness: FAIL — profile %s: %d gating rule(s) failed:\n", c.Profile, c.Summary.Failed)
+		for _, r := range c.Rules {
+			if r.Status == reports.StatusFailed {
+				fmt.Printf("  %-40s %s\n", r.ID, r.Violation)
+			}
+		}
+		fmt.Printf("report: %s\n", filepath.Join(*dir, "conformance", "report.html"))
+	default:
+		fmt.Fprintf(os.Stderr, "tokenharness: ERROR (harness or configuration, nothing was judged): %s\n", c.HarnessError)
+	}
+	return reports.ExitCode(c.Verdict)
+}
+
+// configCmd validates the run configuration before anything starts, so a
+// mistake costs one line, not a suite run.
+// With a TARGET it also checks, once, that the target answers and that the
+// code source yields a code; the bundled mock is checked by the suite itself.
+// A failure is one line on stderr and an error report.json for CI artifacts.
+func configCmd(args []string) int {
+	cfg, err := plan.Resolve(os.Getenv)
+	if err == nil && cfg.Target != "" {
+		var run *conform.Runner
+		if run, err = conform.New(cfg); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			err = run.Preflight(ctx)
+			cancel()
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tokenharness:", redact.String(err.Error()))
+		writeErrorReport(cfg, err)
+		return exitConfig
+	}
+	return exitOK
+}
+
+// writeErrorReport leaves a report.json with verdict "error", so a CI job
+// that archives reports shows why nothing was judged.
+func writeErrorReport(cfg target.Config, cause error) {
+	dir := cfg.ReportDir
+	if dir == "" {
+		dir = envOr("REPORT_DIR", "reports/out")
+	}
+	now := time.Now()
+	c := &reports.Conformance{
+		APIVersion: reports.APIVersion, Kind: reports.KindConformance, Profile: cfg.Profile,
+		Target: redact.String(cfg.Target), TargetKind: "external", ClientAuth: string(cfg.ClientAuth),
+		StartedAt: now, FinishedAt: now, HarnessError: redact.String(cause.Error()),
+	}
+	c.Finalize()
+	path := filepath.Join(dir, "conformance", "report.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		_ = reports.WriteJSON(path, c)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

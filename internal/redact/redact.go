@@ -42,6 +42,9 @@ var formParam = regexp.MustCompile(`(^|[?&\s])((?:` + strings.Join(SecretParams,
 type Redactor struct {
 	mu     sync.RWMutex
 	values []string // longest first so a secret containing another is masked whole
+	// replacer masks every value in one pass; rebuilt lazily after Add, so
+	// masking stays linear in the text however many secrets a run learns.
+	replacer *strings.Replacer
 }
 
 // Default is the process-wide redactor used by loggers and report writers.
@@ -58,8 +61,14 @@ func (r *Redactor) Add(secrets ...string) {
 		}
 		r.values = append(r.values, s, url.QueryEscape(s))
 	}
-	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	sort.Slice(r.values, func(i, j int) bool {
+		if len(r.values[i]) != len(r.values[j]) {
+			return len(r.values[i]) > len(r.values[j])
+		}
+		return r.values[i] < r.values[j]
+	})
 	r.values = compact(r.values)
+	r.replacer = nil
 }
 
 // AddBasic registers the Basic credential of id:secret.
@@ -89,14 +98,30 @@ func (r *Redactor) String(s string) string {
 	}
 	s = jsonMember.ReplaceAllString(s, `$1"`+Mask+`"`)
 	s = formParam.ReplaceAllString(s, `$1$2`+Mask)
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, v := range r.values {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, Mask)
-		}
+	if rep := r.valueReplacer(); rep != nil {
+		s = rep.Replace(s)
 	}
 	return s
+}
+
+func (r *Redactor) valueReplacer() *strings.Replacer {
+	r.mu.RLock()
+	rep, n := r.replacer, len(r.values)
+	r.mu.RUnlock()
+	if rep != nil || n == 0 {
+		return rep
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.replacer == nil {
+		// Longest first: strings.Replacer prefers earlier pairs at a position.
+		pairs := make([]string, 0, 2*len(r.values))
+		for _, v := range r.values {
+			pairs = append(pairs, v, Mask)
+		}
+		r.replacer = strings.NewReplacer(pairs...)
+	}
+	return r.replacer
 }
 
 // Header returns a copy of h with secret-bearing headers masked. The

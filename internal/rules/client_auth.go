@@ -17,6 +17,12 @@ func redeemWith(step string, edit func(*Request)) *Send {
 	}}
 }
 
+// confidential is for rules about client secrets: dressipi clients are
+// public, so the profile waives them rather than pretending to check them.
+func confidential() Profiles {
+	return Everywhere().With(Dressipi, Waive("dressipi clients are public (client_id only): there is no secret to check"))
+}
+
 var (
 	BasicSupported = Rule{
 		ID: "RFC6749-2.3.1-BASIC-SUPPORTED", Level: MUST,
@@ -33,7 +39,7 @@ var (
 		ID: "RFC6749-2.3.1-WRONG-SECRET", Level: MUST,
 		Source:   rfc6749("3.2.1", `Confidential clients or other clients issued client credentials MUST authenticate with the authorization server as described in Section 2.3 when making requests to the token endpoint.`),
 		Summary:  "a wrong client secret is rejected with invalid_client",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with a wrong secret", func(r *Request) { r.Auth = AuthWrongSecret }),
 		Expect: []Check{Rejected(oauth.ErrInvalidClient), Status(400, 401)},
 	}
@@ -41,7 +47,7 @@ var (
 		ID: "RFC6749-5.2-INVALID-CLIENT-BASIC-401", Level: MUST,
 		Source:   rfc6749("5.2", `If the client attempted to authenticate via the "Authorization" request header field, the authorization server MUST respond with an HTTP 401 (Unauthorized) status code and include the "WWW-Authenticate" response header field matching the authentication scheme used by the client.`),
 		Summary:  "a failed Basic authentication gets 401 with WWW-Authenticate",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send: redeemWith("redeem with a wrong Basic secret", func(r *Request) {
 			r.Auth = AuthBasicWrongSecret
 		}),
@@ -52,7 +58,7 @@ var (
 		ID: "RFC6749-2.3-ONE-AUTH-METHOD", Level: MUST,
 		Source:   rfc6749("2.3", `The client MUST NOT use more than one authentication method in each request.`),
 		Summary:  "a request using both Basic and body credentials is rejected",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with Basic and client_secret", func(r *Request) { r.Auth = AuthBoth }),
 		Expect: []Check{Rejected(oauth.ErrInvalidRequest, oauth.ErrInvalidClient)},
 	}
@@ -80,7 +86,7 @@ var (
 		ID: "RFC6749-2.3.1-NO-SECRET-IN-URI", Level: MUST,
 		Source:   rfc6749("2.3.1", `The parameters can only be transmitted in the request-body and MUST NOT be included in the request URI.`),
 		Summary:  "client credentials in the URL query are not accepted",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with credentials in the query", func(r *Request) { r.Auth = AuthQuery }),
 		Expect: []Check{NotIssued()},
 	}

@@ -1,0 +1,285 @@
+// Package conform runs rules from internal/rules against a target: it
+// implements rules.Env over a bounded HTTP client (internal/probe) and a
+// code source (internal/codes), applies the profile's policy to what each
+// rule observed, and returns a Verdict with redacted evidence. It contains no
+// Ginkgo: the specs are a thin adapter over Runner.Run.
+package conform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"tokenharness/internal/codes"
+	"tokenharness/internal/oauth"
+	"tokenharness/internal/probe"
+	"tokenharness/internal/redact"
+	"tokenharness/internal/rules"
+	"tokenharness/internal/target"
+)
+
+// Statuses a verdict can have; they match the report schema.
+const (
+	StatusPassed  = "passed"
+	StatusFailed  = "failed"
+	StatusWarned  = "warned"
+	StatusWaived  = "waived"
+	StatusSkipped = "skipped"
+)
+
+// ruleTimeout bounds one rule, whatever the target does: a rule makes at
+// most a handful of exchanges, each bounded by the probe's own timeout.
+const ruleTimeout = 90 * time.Second
+
+// Verdict is the outcome of one rule against one target under one profile.
+type Verdict struct {
+	Rule   rules.ID     `json:"rule"`
+	Level  rules.Level  `json:"level"`
+	Status string       `json:"status"`
+	Policy rules.Policy `json:"policy"`
+	// Violated is true when the rule's checks failed, whatever the policy made
+	// of it; the self-check counts a mutant as killed by this.
+	Violated  bool   `json:"violated"`
+	Reason    string `json:"reason,omitempty"`
+	Violation string `json:"violation,omitempty"`
+	Check     string `json:"check,omitempty"`
+	Class     string `json:"class,omitempty"`
+	Setup     bool   `json:"setup,omitempty"`
+	Note      string `json:"note,omitempty"`
+	// Evidence is every exchange the rule made, redacted.
+	Evidence []oauth.Exchange `json:"evidence,omitempty"`
+	Duration time.Duration    `json:"duration_ns"`
+}
+
+// Runner checks rules against one configured target.
+type Runner struct {
+	cfg     target.Config
+	profile rules.ProfileInfo
+	client  *probe.Client
+	codes   codes.Source
+	red     *redact.Redactor
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithCodeSource overrides the code source derived from the configuration.
+func WithCodeSource(s codes.Source) Option { return func(r *Runner) { r.codes = s } }
+
+// WithRedactor sets the redactor evidence is masked with. By default each
+// Runner has its own, seeded with the configuration's secrets: the secrets
+// it learns (codes, tokens, verifiers) belong to its run.
+func WithRedactor(red *redact.Redactor) Option { return func(r *Runner) { r.red = red } }
+
+// New builds a Runner for a validated configuration.
+func New(cfg target.Config, opts ...Option) (*Runner, error) {
+	info, err := rules.Info(rules.Profile(cfg.Profile))
+	if err != nil {
+		return nil, fmt.Errorf("conform: %w", err)
+	}
+	popts := []probe.Option{probe.WithTimeout(cfg.Timeout)}
+	if cfg.CAFile != "" {
+		popts = append(popts, probe.WithCAFile(cfg.CAFile))
+	}
+	if cfg.Insecure {
+		popts = append(popts, probe.WithInsecureSkipVerify())
+	}
+	client, err := probe.New(popts...)
+	if err != nil {
+		return nil, fmt.Errorf("conform: %w", err)
+	}
+	r := &Runner{cfg: cfg, profile: info, client: client, red: &redact.Redactor{}}
+	switch {
+	case cfg.CodeCmd != "":
+		r.codes = codes.Command(cfg.CodeCmd)
+	case cfg.AuthorizeURL != "":
+		r.codes = codes.Authorize(cfg.AuthorizeURL, client.HTTP())
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	cfg.RegisterSecrets(r.red)
+	return r, nil
+}
+
+// Preflight reports a target that cannot be reached at all, so the run can
+// stop with a harness error instead of failing every rule.
+//
+// Only a target that is not there stops the run (refused, DNS, TLS, a bad
+// URL). One that accepts connections and then hangs or cuts them is there
+// and misbehaving: its rules fail with the timeout or conn_cut class.
+//
+// A code source that fails (CODE_CMD exits non-zero, prints nothing, or the
+// authorize endpoint refuses) is a configuration error too: it is tried once
+// here rather than failing every rule that needs a code.
+func (r *Runner) Preflight(ctx context.Context) error {
+	err := r.client.Preflight(ctx, r.cfg.Target)
+	if err != nil && !errors.Is(err, probe.ErrTimeout) && !errors.Is(err, probe.ErrConnCut) {
+		return err
+	}
+	if r.codes == nil {
+		return nil
+	}
+	e := &env{r: r}
+	if _, err := e.Code(ctx, rules.CodeOptions{}); err != nil {
+		src := "AUTHORIZE_URL"
+		if r.cfg.CodeCmd != "" {
+			src = "CODE_CMD"
+		}
+		return fmt.Errorf("%s cannot mint a fresh authorization code: %s: fix it so it yields one code per call", src, r.red.String(err.Error()))
+	}
+	return nil
+}
+
+// Run executes rule against the target and applies the profile's policy.
+func (r *Runner) Run(ctx context.Context, rule rules.Rule) Verdict {
+	start := time.Now()
+	pol, in := rule.Profiles[r.profile.Name]
+	v := Verdict{Rule: rule.ID, Level: rule.Level, Policy: pol}
+	defer func() { v.Duration = time.Since(start) }()
+	if !in {
+		v.Status, v.Reason = StatusSkipped, fmt.Sprintf("not part of profile %s", r.profile.Name)
+		return v
+	}
+	for _, n := range rule.Needs {
+		if !r.has(n) {
+			v.Status, v.Reason = StatusSkipped, n.Why()
+			return v
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, ruleTimeout)
+	defer cancel()
+	e := &env{r: r}
+	o := rule.Run(ctx, e)
+	v.Evidence = e.evidence(r.red)
+	v.Note = r.red.String(o.Note)
+	v.Setup = o.Setup
+	if o.Skip != "" {
+		v.Status, v.Reason = StatusSkipped, o.Skip
+		return v
+	}
+	if o.Violation == nil {
+		v.Status = StatusPassed
+		if pol.Mode == rules.ModeWaive {
+			v.Status, v.Reason = StatusWaived, pol.Reason+" (the rule held anyway)"
+		}
+		return v
+	}
+	v.Violated = true
+	v.Violation = r.red.String(o.Violation.Error())
+	v.Check = o.Check
+	v.Class = classOf(o.Judged)
+	switch {
+	case pol.Mode == rules.ModeWaive:
+		v.Status, v.Reason = StatusWaived, pol.Reason
+	case pol.Mode == rules.ModeWarn:
+		v.Status, v.Reason = StatusWarned, pol.Reason
+	case !rule.Level.Gates():
+		v.Status, v.Reason = StatusWarned, fmt.Sprintf("%s-level rule: reported, does not fail the run", rule.Level)
+	default:
+		v.Status, v.Reason = StatusFailed, v.Violation
+	}
+	return v
+}
+
+func classOf(x *oauth.Exchange) string {
+	if x == nil {
+		return ""
+	}
+	if x.Class != "" {
+		return x.Class
+	}
+	if x.Response != nil {
+		return probe.ClassifyResponse(x.Response)
+	}
+	return ""
+}
+
+func (r *Runner) has(n rules.Need) bool {
+	c := r.cfg
+	switch n {
+	case rules.NeedCode:
+		return r.codes != nil
+	case rules.NeedSecret:
+		return c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
+	case rules.NeedPublic:
+		return c.ClientAuth == oauth.AuthNone
+	case rules.NeedBasic:
+		return c.ClientAuth == oauth.AuthBasic
+	case rules.NeedClient2:
+		return c.Client2ID != ""
+	case rules.NeedScope:
+		return c.Scope != ""
+	case rules.NeedAPIKey:
+		for k := range c.Headers {
+			if strings.EqualFold(k, "x-api-key") {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// quirkHeader carries the run's requested mock quirks, if any.
+func (r *Runner) quirkHeader() http.Header {
+	h := http.Header{}
+	for k, v := range r.cfg.Headers {
+		h.Set(k, v)
+	}
+	if len(r.cfg.Quirks) > 0 {
+		h.Set(oauth.HeaderQuirk, strings.Join(r.cfg.Quirks, ","))
+	}
+	return h
+}
+
+func randomState() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// errNoCodes is returned by Env.Code when the run has no code source.
+var errNoCodes = &rules.Unavailable{Reason: rules.NeedCode.Why()}
+
+// IsUnavailable reports whether err means a precondition is unmet.
+func IsUnavailable(err error) bool {
+	var u *rules.Unavailable
+	return errors.As(err, &u)
+}
+
+// String summarises v for consoles and JUnit: status, what differed, and
+// one line per (redacted) exchange.
+func (v Verdict) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", v.Rule, v.Status)
+	if v.Violation != "" {
+		fmt.Fprintf(&b, ": %s", v.Violation)
+	} else if v.Reason != "" {
+		fmt.Fprintf(&b, ": %s", v.Reason)
+	}
+	b.WriteString("\n")
+	for _, x := range v.Evidence {
+		fmt.Fprintf(&b, "  %s: %s %s", x.Step, x.Request.Method, x.Request.URL)
+		if x.Response != nil {
+			fmt.Fprintf(&b, " -> %d %s", x.Response.Status, oneLine(string(x.Response.Body), 200))
+		} else {
+			fmt.Fprintf(&b, " -> no response (%s) %s", x.Class, x.Err)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

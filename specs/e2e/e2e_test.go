@@ -1,0 +1,331 @@
+// Package e2e runs `make conformance` exactly as a user outside would: a
+// mock server started by hand with CODE_CMD, a planted fault, a bad
+// configuration, and hostile targets that hang, cut connections, answer
+// HTML, 10 MB or invalid JSON, redirect in a loop or present a self-signed
+// certificate. Each run must end in bounded time with the right exit status
+// and a classified failure in the report, and no output file may contain a
+// secret.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tokenharness/internal/hostile"
+	"tokenharness/reports"
+)
+
+// runLimit bounds one `make conformance`: a hung run fails the test
+// instead of hanging it.
+const runLimit = 4 * time.Minute
+
+var root, _ = filepath.Abs("../..")
+
+const (
+	clientSecret = "th-secret-one-5f2c9a1e" // the mock fixture's secret: must never reach an output file
+	client2      = "th-secret-two-8b7d3c40"
+)
+
+type run struct {
+	code   int
+	out    string
+	report *reports.Conformance
+	dir    string
+}
+
+// conformance runs `make conformance` with env and returns its exit status,
+// combined output and report.
+func conformance(t *testing.T, env ...string) run {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "conformance")
+	cmd.Dir = root
+	cmd.Env = append(cleanEnv(), append([]string{"REPORT_DIR=" + dir, "PROCS=2"}, env...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.CombinedOutput()
+	r := run{out: string(out), dir: dir}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("make conformance did not finish within %v:\n%s", runLimit, tail(r.out))
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("make conformance: %v", err)
+	}
+	if c, err := reports.ReadConformance(filepath.Join(dir, "conformance", "report.json")); err == nil {
+		r.report = c
+	}
+	return r
+}
+
+// cleanEnv drops the caller's run variables so the test decides them all.
+func cleanEnv() []string {
+	drop := regexp.MustCompile(`^(TARGET|PROFILE|CONFIG|CLIENT_\w+|CLIENT2_\w+|REDIRECT_URI|SCOPE|HEADERS|REPORT_DIR|CODE_CMD|AUTHORIZE_URL|TIMEOUT|CA_FILE|INSECURE|QUIRKS|MOCK|LABELS|PROCS)=`)
+	var out []string
+	for _, kv := range os.Environ() {
+		if !drop.MatchString(kv) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+// startMock runs the mock server binary by hand, as a user would with
+// `make mock`, and returns its base URL.
+func startMock(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mockserver")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/mockserver")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the mock: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-quirks-from-header"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("the mock server printed no listening line within 30s")
+	}
+	return ""
+}
+
+func mockEnv(base, profile string) []string {
+	return []string{
+		"TARGET=" + base + "/oauth/token", "PROFILE=" + profile,
+		"CONFIG=fixtures/targets/mock-" + profile + ".yaml",
+		"CODE_CMD=fixtures/codes/mock-authorize.sh", "MOCK_AUTHORIZE_URL=" + base + "/oauth/authorize",
+	}
+}
+
+// assertNoSecrets searches every file the run wrote for planted secrets.
+func assertNoSecrets(t *testing.T, r run, secrets ...string) {
+	t.Helper()
+	err := filepath.WalkDir(r.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(string(b), s) {
+				t.Errorf("%s contains the secret %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(r.out, s) {
+			t.Errorf("the console output contains the secret %q", s)
+		}
+	}
+}
+
+func status(r run, id string) string {
+	if r.report == nil {
+		return "<no report>"
+	}
+	for _, rr := range r.report.Rules {
+		if rr.ID == id {
+			return rr.Status
+		}
+	}
+	return "<absent>"
+}
+
+func TestMockStartedByHandWithCodeCmdPasses(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	r := conformance(t, mockEnv(base, "rfc6749")...)
+	if r.code != 0 || r.report == nil || r.report.Verdict != reports.VerdictPass {
+		t.Fatalf("exit %d, want 0 and a pass verdict:\n%s", r.code, tail(r.out))
+	}
+	if r.report.Summary.Skipped > 2 {
+		t.Errorf("%d rules skipped with CODE_CMD and a second client configured:\n%s", r.report.Summary.Skipped, tail(r.out))
+	}
+	junit, err := os.ReadFile(filepath.Join(r.dir, "conformance", "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rr := range r.report.Rules {
+		if !strings.Contains(string(junit), `name="`+rr.ID+": ") {
+			t.Errorf("junit.xml has no testcase named after %s", rr.ID)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "conformance", "report.html")); err != nil {
+		t.Error(err)
+	}
+	assertNoSecrets(t, r, clientSecret, client2)
+}
+
+func TestPlantedFaultFailsTheGate(t *testing.T) {
+	base := startMock(t, "-profile", "oauth21")
+	r := conformance(t, append(mockEnv(base, "oauth21"), "QUIRKS=RFC6749-5.1-NO-STORE,RFC9700-4.14.2-REUSE-REJECTED")...)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a MUST rule failed):\n%s", r.code, tail(r.out))
+	}
+	for _, id := range []string{"RFC6749-5.1-NO-STORE", "RFC9700-4.14.2-REUSE-REJECTED"} {
+		if got := status(r, id); got != reports.StatusFailed {
+			t.Errorf("%s: status %s, want failed", id, got)
+		}
+	}
+	if !strings.Contains(r.out, "RFC6749-5.1-NO-STORE") {
+		t.Errorf("the console verdict does not name the failed rule:\n%s", tail(r.out))
+	}
+	assertNoSecrets(t, r, clientSecret, client2)
+}
+
+func TestBadConfigurationIsOneLine(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"unknown profile", []string{"PROFILE=nope"}, "PROFILE"},
+		{"malformed URL", []string{"TARGET=localhost:8080/oauth/token", "CLIENT_ID=x"}, "TARGET"},
+		{"bad client auth", []string{"TARGET=http://127.0.0.1:1/oauth/token", "CLIENT_ID=x", "CLIENT_AUTH=basic"}, "CLIENT_AUTH"},
+		{"missing client id", []string{"TARGET=http://127.0.0.1:1/oauth/token"}, "CLIENT_ID"},
+		{"unknown quirk", []string{"QUIRKS=RFC0000-1-NOPE"}, "QUIRKS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := conformance(t, tt.env...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2:\n%s", r.code, tail(r.out))
+			}
+			lines := strings.Split(strings.TrimSpace(r.out), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("want one line naming %s, got:\n%s", tt.want, r.out)
+			}
+		})
+	}
+}
+
+func TestCodeCmdFailuresAreOneLine(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	for _, cmd := range []string{"exit 3", "true", "echo one; echo two"} {
+		r := conformance(t, append(mockEnv(base, "rfc6749"), "CODE_CMD="+cmd)...)
+		if r.code != 2 {
+			t.Fatalf("CODE_CMD=%q: exit %d, want 2 (configuration error):\n%s", cmd, r.code, tail(r.out))
+		}
+		lines := strings.Split(strings.TrimSpace(r.out), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "CODE_CMD") {
+			t.Errorf("CODE_CMD=%q: want one line naming CODE_CMD, got:\n%s", cmd, r.out)
+		}
+	}
+}
+
+func TestUnreachableTargetIsAHarnessError(t *testing.T) {
+	r := conformance(t, "TARGET=http://127.0.0.1:9/oauth/token", "CLIENT_ID=x", "CLIENT_SECRET=y-secret-123456")
+	if r.code != 2 || r.report == nil || r.report.Verdict != reports.VerdictError {
+		t.Fatalf("exit %d, want 2 with an error verdict:\n%s", r.code, tail(r.out))
+	}
+	if !strings.Contains(r.out, "connection refused") {
+		t.Errorf("the output does not say why:\n%s", tail(r.out))
+	}
+}
+
+// TestHostileTargets: whatever the target does, the run ends in bounded
+// time, gating rules fail with a classified failure, and nothing crashes.
+func TestHostileTargets(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	tlsSrv := hostile.SelfSignedTLS()
+	defer tlsSrv.Close()
+	if err := hostile.WriteCA(tlsSrv, caFile); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		srv       *httptest.Server
+		env       []string
+		wantCode  int
+		wantClass string // a class some failed rule must carry; "" = any failure
+	}{
+		{"hangs", hostile.Hang(), []string{"TIMEOUT=1s"}, 1, "timeout"},
+		{"cuts mid-body", hostile.CutMidBody(), nil, 1, "conn_cut"},
+		{"answers HTML", hostile.HTML(), nil, 1, "html"},
+		{"answers 10 MB", hostile.Huge(10 << 20), nil, 1, "body_too_large"},
+		{"answers invalid JSON", hostile.InvalidJSON(), nil, 1, "not_json"},
+		{"answers wrong types", hostile.WrongTypes(), nil, 1, ""},
+		{"redirects in a loop", hostile.RedirectLoop(), nil, 1, "redirect"},
+		{"slower than the timeout", hostile.Slow(3 * time.Second), []string{"TIMEOUT=1s"}, 1, "timeout"},
+		{"self-signed TLS without CA", tlsSrv, nil, 2, ""},
+		{"self-signed TLS with CA_FILE", tlsSrv, []string{"CA_FILE=" + caFile}, 1, ""},
+		{"self-signed TLS with INSECURE", tlsSrv, []string{"INSECURE=true"}, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.srv != tlsSrv {
+				defer tt.srv.Close()
+			}
+			env := append([]string{"TARGET=" + tt.srv.URL + "/oauth/token", "CLIENT_ID=tokenharness-1",
+				"CLIENT_SECRET=" + clientSecret, "CLIENT_AUTH=client_secret_basic"}, tt.env...)
+			r := conformance(t, env...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d:\n%s", r.code, tt.wantCode, tail(r.out))
+			}
+			if r.report == nil {
+				t.Fatalf("no report.json:\n%s", tail(r.out))
+			}
+			if tt.wantCode == 1 {
+				classes := map[string]bool{}
+				for _, rr := range r.report.Rules {
+					if rr.Status == reports.StatusFailed {
+						classes[rr.Class] = true
+					}
+				}
+				if tt.wantClass != "" && !classes[tt.wantClass] {
+					t.Errorf("no failed rule has class %q; classes seen: %v", tt.wantClass, classes)
+				}
+			}
+			assertNoSecrets(t, r, clientSecret)
+		})
+	}
+}

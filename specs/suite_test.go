@@ -1,0 +1,120 @@
+// Package specs is the conformance suite: one Ginkgo spec per rule of the
+// selected profile (internal/rules), each a thin adapter over conform.Run.
+// The target comes from TARGET (and the other variables of internal/target);
+// without one, the bundled mock server is started in a container when Docker
+// answers and in-process otherwise. ReportAfterSuite writes junit.xml,
+// report.json and report.html to REPORT_DIR/conformance/.
+package specs
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+
+	"tokenharness/internal/conform"
+	"tokenharness/internal/redact"
+	"tokenharness/internal/rules"
+)
+
+func TestConformance(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "tokenharness conformance ("+string(run.profile)+")")
+}
+
+// run is the configuration, read once at tree construction from the environment.
+var run = newPlan(os.Getenv)
+
+// runner checks rules in this process; set up by SynchronizedBeforeSuite.
+var runner *conform.Runner
+
+// resolved is what process 1 learned about the target and shares with the others.
+type resolved struct {
+	Target       string `json:"target"`
+	AuthorizeURL string `json:"authorize_url"`
+	Kind         string `json:"kind"`
+	Note         string `json:"note"`
+}
+
+var resolvedTarget resolved
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	if run.err != nil {
+		Fail(run.err.Error())
+	}
+	r, err := startTarget(ctx, run)
+	if err != nil {
+		Fail(err.Error())
+	}
+	resolvedTarget = r
+	fmt.Fprintln(os.Stderr, "tokenharness:", r.Note)
+	if err := newRunner(r).Preflight(ctx); err != nil {
+		Fail(err.Error())
+	}
+	b, err := json.Marshal(r)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}, func(ctx SpecContext, b []byte) {
+	Expect(json.Unmarshal(b, &resolvedTarget)).To(Succeed())
+	runner = newRunner(resolvedTarget)
+}, NodeTimeout(5*time.Minute))
+
+// newRunner builds the conformance runner for the resolved target.
+func newRunner(r resolved) *conform.Runner {
+	GinkgoHelper()
+	cfg := run.cfg
+	cfg.Target = r.Target
+	if r.AuthorizeURL != "" && cfg.AuthorizeURL == "" && cfg.CodeCmd == "" {
+		cfg.AuthorizeURL = r.AuthorizeURL
+	}
+	cr, err := conform.New(cfg, conform.WithRedactor(redact.Default))
+	Expect(err).NotTo(HaveOccurred(), "building the conformance runner")
+	return cr
+}
+
+// One spec per rule of the profile, registered even when a precondition is
+// unmet: such specs skip with the reason rather than vanish.
+var _ = func() bool {
+	for _, r := range rules.For(run.profile) {
+		It(r.SpecText(), Label(r.Labels()...), func(ctx SpecContext) {
+			v := runner.Run(ctx, r)
+			AddReportEntry(verdictEntry, v, ReportEntryVisibilityFailureOrVerbose)
+			if v.Status == conform.StatusSkipped {
+				Skip(v.Reason)
+			}
+			Expect(v).To(Pass())
+		}, SpecTimeout(3*time.Minute))
+	}
+	return true
+}()
+
+// verdictEntry names the report entry that carries a rule's Verdict.
+const verdictEntry = "verdict"
+
+// Pass succeeds unless the verdict failed: warned and waived rules pass the
+// spec, so Ginkgo's own exit status means "a gating rule failed". On
+// failure it prints the redacted exchanges.
+func Pass() types.GomegaMatcher { return passMatcher{} }
+
+type passMatcher struct{}
+
+func (passMatcher) Match(actual any) (bool, error) {
+	v, ok := actual.(conform.Verdict)
+	if !ok {
+		return false, fmt.Errorf("Pass expects a conform.Verdict, got %T", actual)
+	}
+	return v.Status != conform.StatusFailed, nil
+}
+
+func (passMatcher) FailureMessage(actual any) string {
+	return "rule failed: " + actual.(conform.Verdict).String()
+}
+
+func (passMatcher) NegatedFailureMessage(actual any) string {
+	return "rule did not fail: " + actual.(conform.Verdict).String()
+}
