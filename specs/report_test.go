@@ -59,8 +59,6 @@ var _ = ReportAfterSuite("tokenharness reports", func(rep Report) {
 	}); err != nil {
 		Fail(fmt.Sprintf("writing junit.xml: %v", err))
 	}
-	fmt.Fprintf(os.Stderr, "tokenharness: %s — %d rules: %d passed, %d failed, %d warned, %d waived, %d skipped; reports in %s\n",
-		strings.ToUpper(c.Verdict), c.Summary.Total, c.Summary.Passed, c.Summary.Failed, c.Summary.Warned, c.Summary.Waived, c.Summary.Skipped, dir)
 })
 
 // conformanceReport turns Ginkgo's report into the documented schema.

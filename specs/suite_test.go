@@ -10,12 +10,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	stdlog "log"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/redact"
@@ -24,11 +29,36 @@ import (
 
 func TestConformance(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// testcontainers-go narrates every container step; keep it for -v.
+	tclog.SetDefault(stdlog.New(GinkgoWriter, "", stdlog.LstdFlags))
 	RunSpecs(t, "tokenharness conformance ("+string(run.profile)+")")
 }
 
-// run is the configuration, read once at tree construction from the environment.
-var run = newPlan(os.Getenv)
+// run is the configuration, read once at tree construction from the
+// environment. Ginkgo runs a suite in its package directory; relative paths
+// (CONFIG, CODE_CMD, CA_FILE, REPORT_DIR) are the user's, relative to the
+// module root where make runs, so the suite moves there first.
+var run = func() runPlan {
+	if err := chdirModuleRoot(); err != nil {
+		return runPlan{err: err}
+	}
+	return newPlan(os.Getenv)
+}()
+
+func chdirModuleRoot() error {
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module tokenharness\n") {
+			return os.Chdir(d)
+		}
+		if filepath.Dir(d) == d {
+			return fmt.Errorf("specs: no tokenharness go.mod above %s", dir)
+		}
+	}
+}
 
 // runner checks rules in this process; set up by SynchronizedBeforeSuite.
 var runner *conform.Runner

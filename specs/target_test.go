@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -72,11 +71,7 @@ func startTarget(ctx context.Context, p runPlan) (resolved, error) {
 }
 
 func startContainer(ctx context.Context, p runPlan) (resolved, error) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		return resolved{}, err
-	}
-	img, err := mockcontainer.Image(ctx, root)
+	img, err := mockcontainer.Image(ctx, ".")
 	if err != nil {
 		return resolved{}, fmt.Errorf("building the mock image: %w", err)
 	}
