@@ -24,13 +24,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"verdict": {"read a conformance report, print the verdict, exit with its status", verdictCmd},
-		"config":  {"validate the run configuration (TARGET, PROFILE, ...) and print it, secrets masked", configCmd},
-		"image":   {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
-		"load":    {"run a load profile against a target", loadCmd},
-		"merge":   {"merge shard results into one load report", mergeCmd},
-		"compare": {"compare a report against a baseline; exit 1 on regression", compareCmd},
-		"report":  {"render HTML and the index page for a report directory", reportCmd},
+		"conformance": {"check TARGET (or the bundled mock) against PROFILE; exit 0 pass, 1 a gating rule failed, 2 config/harness error", conformanceCmd},
+		"verdict":     {"read a conformance report, print the verdict, exit with its status", verdictCmd},
+		"config":      {"validate the run configuration (TARGET, PROFILE, ...) and print it, secrets masked", configCmd},
+		"image":       {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
+		"load":        {"run a load profile against a target", loadCmd},
+		"merge":       {"merge shard results into one load report", mergeCmd},
+		"compare":     {"compare a report against a baseline; exit 1 on regression", compareCmd},
+		"report":      {"render HTML and the index page for a report directory", reportCmd},
 	}
 }
 
@@ -44,7 +45,7 @@ func main() {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, cmds[n].doc)
+			fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, cmds[n].doc)
 		}
 	}
 	flag.Parse()

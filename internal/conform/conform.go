@@ -149,6 +149,9 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) Verdict {
 	for _, n := range rule.Needs {
 		if !r.has(n) {
 			v.Status, v.Reason = StatusSkipped, n.Why()
+			if pol.Mode == rules.ModeWaive {
+				v.Status, v.Reason = StatusWaived, pol.Reason+" (not run: "+n.Why()+")"
+			}
 			return v
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -43,14 +44,39 @@ type run struct {
 	dir    string
 }
 
-// conformance runs `make conformance` with env and returns its exit status,
-// combined output and report.
+// cli is the tokenharness command, built once for all tests.
+var cli string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tokenharness-e2e")
+	if err != nil {
+		panic(err)
+	}
+	cli = filepath.Join(dir, "tokenharness")
+	build := exec.Command("go", "build", "-o", cli, "./cmd/tokenharness")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building tokenharness: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// conformance runs `tokenharness conformance` (what `make conformance`
+// runs) with env and returns its exit status, combined output and report.
 func conformance(t *testing.T, env ...string) run {
+	t.Helper()
+	return runIn(t, []string{cli, "conformance"}, env...)
+}
+
+func runIn(t *testing.T, argv []string, env ...string) run {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "conformance")
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = root
 	cmd.Env = append(cleanEnv(), append([]string{"REPORT_DIR=" + dir, "PROCS=2"}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -60,11 +86,11 @@ func conformance(t *testing.T, env ...string) run {
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		t.Fatalf("make conformance did not finish within %v:\n%s", runLimit, tail(r.out))
+		t.Fatalf("%v did not finish within %v:\n%s", argv, runLimit, tail(r.out))
 	case errors.As(err, &exit):
 		r.code = exit.ExitCode()
 	case err != nil:
-		t.Fatalf("make conformance: %v", err)
+		t.Fatalf("%v: %v", argv, err)
 	}
 	if c, err := reports.ReadConformance(filepath.Join(dir, "conformance", "report.json")); err == nil {
 		r.report = c
@@ -220,6 +246,21 @@ func TestPlantedFaultFailsTheGate(t *testing.T) {
 		t.Errorf("the console verdict does not name the failed rule:\n%s", tail(r.out))
 	}
 	assertNoSecrets(t, r, clientSecret, client2)
+}
+
+// TestMakeConformance goes through make exactly as the README says. make
+// reports any failing recipe as status 2, so only pass versus fail is
+// checked here; the CLI tests above and below check 1 versus 2.
+func TestMakeConformance(t *testing.T) {
+	base := startMock(t, "-profile", "dressipi")
+	ok := runIn(t, []string{"make", "--no-print-directory", "conformance"}, mockEnv(base, "dressipi")...)
+	if ok.code != 0 || !strings.Contains(ok.out, "PASS") {
+		t.Fatalf("make conformance against the mock: exit %d:\n%s", ok.code, tail(ok.out))
+	}
+	bad := runIn(t, []string{"make", "--no-print-directory", "conformance"}, "PROFILE=nope")
+	if bad.code == 0 || !strings.HasPrefix(bad.out, "tokenharness: config: PROFILE") {
+		t.Fatalf("make conformance PROFILE=nope: exit %d, want non-zero and the config line first:\n%s", bad.code, bad.out)
+	}
 }
 
 func TestBadConfigurationIsOneLine(t *testing.T) {
