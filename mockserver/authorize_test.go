@@ -38,7 +38,7 @@ func TestAuthorizeURNRedirect(t *testing.T) {
 
 func TestAuthorizeRedirectWithQuery(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(rules.RFC6749, "")
+	cfg, err := loadTest(rules.RFC6749, "")
 	if err != nil {
 		t.Fatal(err)
 	}

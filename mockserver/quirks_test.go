@@ -282,7 +282,7 @@ func TestEveryBehaviouralQuirkChangesBehaviour(t *testing.T) {
 			if !containsProfile(profiles, tc.profile) {
 				t.Fatalf("case runs in %s, but %s is only in %v", tc.profile, id, profiles)
 			}
-			cfg, err := LoadConfig(tc.profile, "")
+			cfg, err := loadTest(tc.profile, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -442,7 +442,7 @@ func TestQuirkSources(t *testing.T) {
 	})
 	t.Run("per client", func(t *testing.T) {
 		t.Parallel()
-		cfg, err := LoadConfig(rules.RFC6749, "")
+		cfg, err := loadTest(rules.RFC6749, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func TestQuirkSources(t *testing.T) {
 	})
 	t.Run("unknown quirk is a startup error", func(t *testing.T) {
 		t.Parallel()
-		cfg, err := LoadConfig(rules.RFC6749, "")
+		cfg, err := loadTest(rules.RFC6749, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,7 +106,7 @@ func TestReuseRevokesFamily(t *testing.T) {
 
 func TestRotationGrace(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(rules.OAuth21, "")
+	cfg, err := loadTest(rules.OAuth21, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestSweepEvictsExpired(t *testing.T) {
 func TestJanitorRuns(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	cfg, err := LoadConfig(rules.RFC6749, "")
+	cfg, err := loadTest(rules.RFC6749, "")
 	if err != nil {
 		t.Fatal(err)
 	}

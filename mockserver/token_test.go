@@ -191,7 +191,7 @@ func TestClientAuthenticationMethods(t *testing.T) {
 // A Basic credential is form-urlencoded before base64 (RFC 6749 §2.3.1).
 func TestBasicCredentialsAreFormURLEncoded(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(rules.RFC6749, "")
+	cfg, err := loadTest(rules.RFC6749, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func checkErrorShape(t *testing.T, r *result) {
 
 func TestUnauthorizedClient(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(rules.RFC6749, "")
+	cfg, err := loadTest(rules.RFC6749, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestUnauthorizedClient(t *testing.T) {
 
 func TestAPIKey(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(rules.Dressipi, "")
+	cfg, err := loadTest(rules.Dressipi, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,6 @@ import (
 	"tokenharness/mockserver"
 )
 
-// apiKey switches on the mock's x-api-key check for dressipi so that its
-// rule is exercised rather than skipped.
-const apiKey = "th-selfcheck-api-key-7d41"
-
 type fixture struct {
 	profile rules.Profile
 	cfg     target.Config
@@ -60,10 +56,6 @@ func mock(t *testing.T, p rules.Profile) target.Config {
 				return
 			}
 			env := map[string]string{"PROFILE": string(info.Name)}
-			if info.Name == rules.Dressipi {
-				mcfg.APIKey = apiKey
-				env["HEADERS"] = "x-api-key: " + apiKey
-			}
 			srv, err := mockserver.New(mcfg, mockserver.WithQuirksFromHeader())
 			if err != nil {
 				setupErr = err
