@@ -37,6 +37,8 @@ type analyzer struct {
 	race                     map[raceKey]*raceAcc
 	dead, dup, exhausted     uint64
 
+	racePolicy string // how multi-winner race groups are judged
+
 	firstSend, lastSend, lastEnd time.Time
 	hist                         []uint64
 }
@@ -56,8 +58,9 @@ type raceKey struct {
 }
 
 type raceAcc struct {
-	won     uint16
-	rotated bool
+	won      uint16
+	distinct uint16 // winners that got a new refresh token no earlier winner got
+	rotated  bool
 }
 
 type scatterPoint struct {
@@ -81,14 +84,15 @@ func seriesWidth(span time.Duration) time.Duration {
 	return time.Minute
 }
 
-func newAnalyzer(start time.Time, span time.Duration) *analyzer {
+func newAnalyzer(start time.Time, span time.Duration, racePolicy string) *analyzer {
 	return &analyzer{
-		start:   start,
-		width:   seriesWidth(span),
-		codes:   map[string]uint64{},
-		classes: map[string]uint64{},
-		race:    map[raceKey]*raceAcc{},
-		hist:    make([]uint64, len(histBoundsMS)),
+		start:      start,
+		racePolicy: racePolicy,
+		width:      seriesWidth(span),
+		codes:      map[string]uint64{},
+		classes:    map[string]uint64{},
+		race:       map[raceKey]*raceAcc{},
+		hist:       make([]uint64, len(histBoundsMS)),
 	}
 }
 
@@ -136,6 +140,9 @@ func (a *analyzer) add(r *vegeta.Result, an annotation) {
 		if an.Class == ClassOK {
 			g.won++
 			g.rotated = g.rotated || an.Notes.Has(NoteRotated)
+			if !an.Notes.Has(NoteSameRotation) {
+				g.distinct++
+			}
 		}
 	}
 	if kind == kindExhausted {
@@ -217,13 +224,16 @@ func (a *analyzer) fill(l *reports.Load) {
 		c.RaceWinners = map[string]uint64{}
 		for _, g := range a.race {
 			k := strconv.Itoa(int(g.won))
-			if g.won > 0 && !g.rotated {
-				k += "-not-rotated"
-			}
-			c.RaceWinners[k]++
-			if g.won > 1 && g.rotated {
+			oneRotation := a.racePolicy == RaceGrace && g.distinct <= 1
+			switch {
+			case g.won > 0 && !g.rotated:
+				k += "-not-rotated" // no rotation: the race rule does not apply
+			case g.won > 1 && oneRotation:
+				k += "-one-rotation" // grace policy: one rotation answered again
+			case g.won > 1:
 				c.MultiWinnerGroups++
 			}
+			c.RaceWinners[k]++
 		}
 	}
 

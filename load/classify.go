@@ -47,6 +47,9 @@ const (
 	NoteDeadAfterRefresh
 	// NoteDuplicateAccessToken: an access token the run had already seen.
 	NoteDuplicateAccessToken
+	// NoteSameRotation: a race winner that received the same new refresh
+	// token as an earlier winner of its group: one rotation answered twice.
+	NoteSameRotation
 )
 
 var noteNames = []struct {
@@ -57,6 +60,7 @@ var noteNames = []struct {
 	{NoteRotated, "rotated"},
 	{NoteDeadAfterRefresh, "dead_after_refresh"},
 	{NoteDuplicateAccessToken, "duplicate_access_token"},
+	{NoteSameRotation, "same_rotation"},
 }
 
 // Has reports whether every note of o is in n.

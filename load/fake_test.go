@@ -22,18 +22,25 @@ import (
 // output files for them. The profile tests against the real mock live in
 // mock_test.go; this one exists to reach states the mock has no switch for.
 type fakeAS struct {
-	rotate bool          // issue a new refresh token on refresh
-	racy   bool          // a spent refresh token stays valid for a grace period
-	delay  time.Duration // added to every token response
+	rotate bool // issue a new refresh token on refresh
+	racy   bool // a spent refresh token stays valid for a grace period
+	// grace answers a spent token within the grace period with the token
+	// its first refresh issued (a lost-response retry), not a new one.
+	grace bool
+	delay time.Duration // added to every token response
 	// deadRotation issues rotated refresh tokens it never accepts: a
 	// server whose rotation hands out dead tokens.
 	deadRotation bool
 	// sameAccess issues one access token to everybody.
 	sameAccess bool
+	// policy is the race policy a test judges this server by (not the
+	// server's behaviour: kept here so a table row describes both).
+	policy string
 
 	mu      sync.Mutex
 	codes   map[string]string    // code → PKCE challenge
 	refresh map[string]time.Time // live refresh token → when it was spent (zero: unspent)
+	next    map[string]string    // spent refresh token → the one its refresh issued
 	issued  []string
 }
 
@@ -44,7 +51,7 @@ const (
 )
 
 func newFakeAS(t testing.TB, f *fakeAS) *httptest.Server {
-	f.codes, f.refresh = map[string]string{}, map[string]time.Time{}
+	f.codes, f.refresh, f.next = map[string]string{}, map[string]time.Time{}, map[string]string{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/authorize", f.authorize)
 	mux.HandleFunc("POST /oauth/token", f.token)
@@ -110,15 +117,18 @@ func (f *fakeAS) token(w http.ResponseWriter, r *http.Request) {
 		case !ok:
 			f.fail(w, 400, "invalid_grant")
 			return
-		case !spent.IsZero() && !(f.racy && time.Since(spent) < time.Second):
+		case !spent.IsZero() && !((f.racy || f.grace) && time.Since(spent) < time.Second):
 			f.fail(w, 400, "invalid_grant")
 			return
+		case !spent.IsZero() && f.grace:
+			resp["refresh_token"] = f.next[old]
 		}
-		if f.rotate {
+		if _, retried := resp["refresh_token"]; f.rotate && !retried {
 			if spent.IsZero() {
 				f.refresh[old] = time.Now()
 			}
 			rt := randToken()
+			f.next[old] = rt
 			if !f.deadRotation {
 				f.refresh[rt] = time.Time{}
 			}

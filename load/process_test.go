@@ -12,14 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"tokenharness/internal/rules"
 	"tokenharness/reports"
 )
 
-// TestShards_TwoProcessesMergeToOneRun is the scale-out path end to end:
+// TestCommand_TwoShardProcessesMergeToOneRun is the scale-out path end to end:
 // the real command, once whole and once as two concurrent shard processes
 // against the same target, then `tokenharness merge`. The merged totals
-// must be the single run's.
-func TestShards_TwoProcessesMergeToOneRun(t *testing.T) {
+// must be the single run's. The herd profile keeps the totals
+// deterministic (every refresh succeeds); rotation races are compared in
+// TestMerge_ShardsAddUpToOneRun against a server with a strict race.
+func TestCommand_TwoShardProcessesMergeToOneRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the command")
 	}
@@ -38,12 +41,12 @@ func TestShards_TwoProcessesMergeToOneRun(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	cfg := mockConfig(t, RotationRace, Params{})
+	cfg := mockConfig(t, Herd, Params{})
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"TARGET=" + cfg.Endpoint.TokenURL, "AUTHORIZE_URL=" + strings.Replace(cfg.Endpoint.TokenURL, "/oauth/token", "/oauth/authorize", 1),
 		"CLIENT_ID=" + cfg.Endpoint.ClientID, "CLIENT_SECRET=" + cfg.Endpoint.ClientSecret,
 		"REDIRECT_URI=" + cfg.Endpoint.RedirectURI, "SCOPE=read",
-		"LOAD_PROFILE=rotation-race", "RATE=150", "DURATION=1s"}
+		"LOAD_PROFILE=herd", "CLIENTS=75", "RATE=150", "DURATION=1s"}
 	run := func(dir string, extra ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, "load", "-max-lag", "5s")
 		cmd.Env = append(append(append([]string(nil), env...), "REPORT_DIR="+dir), extra...)
@@ -70,13 +73,13 @@ func TestShards_TwoProcessesMergeToOneRun(t *testing.T) {
 		}
 	}
 	merged := filepath.Join(t.TempDir(), "merged")
-	base := filepath.Join(sharded, "load", "rotation-race")
+	base := filepath.Join(sharded, "load", "herd")
 	mc := exec.CommandContext(ctx, bin, "merge", "-out", merged, filepath.Join(base, "shard-0-of-2"), filepath.Join(base, "shard-1-of-2"))
 	if out, err := mc.CombinedOutput(); err != nil {
 		t.Fatalf("merge: %v\n%s", err, out)
 	}
 
-	one, err := reports.ReadLoad(filepath.Join(whole, "load", "rotation-race", ReportJSON))
+	one, err := reports.ReadLoad(filepath.Join(whole, "load", "herd", ReportJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +87,38 @@ func TestShards_TwoProcessesMergeToOneRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.Requests != two.Requests || !reflect.DeepEqual(one.StatusCodes, two.StatusCodes) ||
-		!reflect.DeepEqual(one.Correctness.RaceWinners, two.Correctness.RaceWinners) {
-		t.Errorf("merged: %d requests %v winners %v; single run: %d requests %v winners %v",
-			two.Requests, two.StatusCodes, two.Correctness.RaceWinners, one.Requests, one.StatusCodes, one.Correctness.RaceWinners)
+	if one.Requests == 0 || one.Requests != two.Requests || !reflect.DeepEqual(one.StatusCodes, two.StatusCodes) ||
+		!reflect.DeepEqual(one.ErrorClasses, two.ErrorClasses) {
+		t.Errorf("merged: %d requests %v errors %v; single run: %d requests %v errors %v",
+			two.Requests, two.StatusCodes, two.ErrorClasses, one.Requests, one.StatusCodes, one.ErrorClasses)
 	}
 	if two.Shards != 2 || two.Verdict != one.Verdict {
 		t.Errorf("merged shards %d verdict %s, single verdict %s", two.Shards, two.Verdict, one.Verdict)
+	}
+
+	// The command's other promises, while the binary is built.
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		wantExit int
+		wantOut  string
+	}{
+		{"a remote target is refused", []string{"load"}, []string{"TARGET=https://auth.example.com/oauth/token", "CLIENT_ID=x"}, 2, "ALLOW_REMOTE=1"},
+		{"no target: the bundled mock", []string{"load"}, []string{"LOAD_PROFILE=soak", "RATE=50", "DURATION=300ms"}, 0, "started the bundled mock"},
+		{"the race quirk fails the run", []string{"load"}, []string{"LOAD_PROFILE=rotation-race", "RATE=80", "DURATION=500ms",
+			"QUIRKS=" + string(rules.RefreshRace.ID)}, 1, "FAIL race_winners"},
+		{"-list", []string{"load", "-list"}, nil, 0, "rotation-race"},
+		{"unknown profile", []string{"load"}, []string{"LOAD_PROFILE=stampede"}, 2, "herd|ramp|rotation-race|spike|soak|mixed"},
+		{"bad RATE", []string{"load"}, []string{"RATE=fast"}, 2, "RATE"},
+		{"merge without shards", []string{"merge", "-out", t.TempDir()}, nil, 2, "usage"},
+	}
+	for _, tt := range tests {
+		cmd := exec.CommandContext(ctx, bin, tt.args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "REPORT_DIR=" + t.TempDir()}, tt.env...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tt.wantExit || !strings.Contains(string(out), tt.wantOut) {
+			t.Errorf("%s: exit %d, want %d; output does not contain %q?\n%s", tt.name, code, tt.wantExit, tt.wantOut, out)
+		}
 	}
 }

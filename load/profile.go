@@ -29,6 +29,9 @@ type Profile struct {
 	Pacer func(Params) Schedule
 	// Thresholds gate the run: any broken one makes the verdict "fail".
 	Thresholds []Threshold
+	// StopAtKnee ends the attack once p99 or the error rate has broken its
+	// limit for two seconds in a row (the ramp).
+	StopAtKnee bool
 	// Finish fills the profile's own figures (the ramp's knee, the spike's
 	// recovery) from the report's series; nil when it has none. limits
 	// holds the run's threshold limits by metric name.
@@ -45,6 +48,12 @@ const (
 	Race Workload = "race"
 	// Mixed interleaves code exchanges with refreshes.
 	Mixed Workload = "mixed"
+)
+
+// Rotation policies a race is judged by.
+const (
+	RaceStrict = "strict"
+	RaceGrace  = "grace"
 )
 
 // Params are a run's parameters. Zero means "use the profile's default";
@@ -69,6 +78,12 @@ type Params struct {
 	StartRate float64 `json:"start_rate,omitempty"`
 	// GroupSize is how many refreshes of one token race (rotation-race).
 	GroupSize int `json:"group_size,omitempty"`
+	// RacePolicy is the rotation policy the race is judged by (LOAD.md §7):
+	// RaceStrict, every refresh token works once; RaceGrace, a rotated-out
+	// token may be answered again within a grace period with the same new
+	// token (a client retrying a lost response), so several winners that
+	// all got one new refresh token are one rotation, not a breach.
+	RacePolicy string `json:"race_policy,omitempty"`
 	// Every is the herd's wave period: the access-token lifetime after
 	// which all clients refresh together again.
 	Every time.Duration `json:"every_ns,omitempty"`
@@ -105,6 +120,9 @@ func (p Params) withDefaults(d Params) Params {
 	setF(&p.StartRate, d.StartRate)
 	if p.GroupSize == 0 {
 		p.GroupSize = d.GroupSize
+	}
+	if p.RacePolicy == "" {
+		p.RacePolicy = d.RacePolicy
 	}
 	setD(&p.Every, d.Every)
 	setD(&p.SpikeAt, d.SpikeAt)
@@ -154,6 +172,9 @@ func (p Params) validate(w Workload) error {
 	}
 	if w == Race && (p.GroupSize < 2 || uint64(p.GroupSize) > p.Workers) {
 		errs = append(errs, fmt.Sprintf("group size %d is not in [2, workers=%d]", p.GroupSize, p.Workers))
+	}
+	if w == Race && p.RacePolicy != RaceStrict && p.RacePolicy != RaceGrace {
+		errs = append(errs, fmt.Sprintf("race policy %q is not one of %s|%s", p.RacePolicy, RaceStrict, RaceGrace))
 	}
 	if w == Mixed && p.CodeEvery < 1 {
 		errs = append(errs, fmt.Sprintf("code-every %d is not ≥ 1", p.CodeEvery))

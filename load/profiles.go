@@ -47,15 +47,16 @@ var (
 
 	Ramp = Profile{
 		Name: "ramp",
-		Doc: "a linearly rising arrival rate from START_RATE to RATE over DURATION; reports the knee, the highest " +
-			"rate before p99 latency or the error rate broke its limit (two intervals in a row). Gates on the knee " +
-			"being at least knee_rate.",
+		Doc: "a linearly rising arrival rate from START_RATE to RATE over DURATION, stopped once p99 latency or the " +
+			"error rate has broken its limit for two seconds; reports the knee, the highest rate before that " +
+			"(two intervals in a row over a limit). Gates on the knee being at least knee_rate.",
 		Workload: Refresh,
 		Defaults: Params{Rate: 2000, StartRate: 50, Duration: 15 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 		Pacer: func(p Params) Schedule {
 			return NewSegments(Segment{Dur: p.Duration, From: p.StartRate, To: p.Rate})
 		},
 		Thresholds: []Threshold{Min(KneeRate, 100), Max(P99, 100), Max(ErrorRate, 0.01), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
+		StopAtKnee: true,
 		Finish:     findKnee,
 	}
 
@@ -64,9 +65,10 @@ var (
 		Doc: "groups of GROUP_SIZE concurrent refreshes with the same refresh token, at RATE requests/s; counts the " +
 			"winners of each group. Against a rotating server more than one winner is a correctness failure " +
 			"(RFC 9700 §4.14.2); the losers' invalid_grant is expected and not counted as an error. Each group " +
-			"spends its own freshly minted token.",
+			"spends its own freshly minted token. RACE_POLICY=grace accepts several winners that all received the " +
+			"same new refresh token (one rotation answered twice, as servers with a reuse grace period do).",
 		Workload: Race,
-		Defaults: Params{Rate: 400, GroupSize: 4, Duration: 5 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
+		Defaults: Params{Rate: 400, GroupSize: 4, RacePolicy: RaceStrict, Duration: 5 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 		Pacer: func(p Params) Schedule {
 			return Grouped{Inner: Constant(p.Rate/float64(p.GroupSize), p.Duration), Size: uint64(p.GroupSize)}
 		},
@@ -134,57 +136,88 @@ func Profiles() []Profile {
 // from deciding a knee or a recovery on one or two samples.
 const minBucketRequests = 5
 
-func bucketCount(b reports.Bucket, width float64) float64 { return b.Requested * width }
-
-func bucketErrors(b reports.Bucket) uint64 {
-	var n uint64
-	for _, c := range b.Errors {
-		n += c
-	}
-	return n
+// window is one or more consecutive series intervals holding at least
+// minBucketRequests requests. Its p99 is the highest of its intervals' (an
+// upper bound: interval percentiles cannot be combined exactly).
+type window struct {
+	t, end    float64 // seconds since start
+	requested float64 // mean requested rate, req/s
+	p99       float64
+	n, errors float64
 }
 
-func width(series []reports.Bucket) float64 {
-	if len(series) < 2 {
-		return 1
+func (w window) errRate() float64 { return w.errors / w.n }
+
+// windows groups a series into windows of at least minBucketRequests
+// requests; a short tail joins the last window.
+func windows(series []reports.Bucket) []window {
+	width := 1.0
+	if len(series) >= 2 {
+		width = series[1].T - series[0].T
 	}
-	return series[1].T - series[0].T
+	var out []window
+	var cur window
+	k := 0
+	for _, b := range series {
+		if k == 0 {
+			cur = window{t: b.T}
+		}
+		k++
+		cur.end = b.T + width
+		cur.requested += b.Requested
+		cur.p99 = math.Max(cur.p99, b.P99)
+		cur.n += b.Requested * width
+		for _, c := range b.Errors {
+			cur.errors += float64(c)
+		}
+		if cur.n >= minBucketRequests {
+			cur.requested /= float64(k)
+			out = append(out, cur)
+			k = 0
+		}
+	}
+	if k > 0 && cur.n > 0 {
+		cur.requested /= float64(k)
+		if len(out) > 0 {
+			last := &out[len(out)-1]
+			last.end, last.p99, last.n, last.errors = cur.end, math.Max(last.p99, cur.p99), last.n+cur.n, last.errors+cur.errors
+		} else {
+			out = append(out, cur)
+		}
+	}
+	return out
 }
 
-// findKnee walks the ramp's intervals in order: the knee is the requested
-// rate of the last interval before two in a row broke the p99 or error-rate
+// findKnee walks the ramp's windows in order: the knee is the requested
+// rate of the last window before two in a row broke the p99 or error-rate
 // limit. A ramp that never broke reports its top rate.
 func findKnee(l *reports.Load, p Params, limits map[string]float64) {
-	p99Limit, errLimit := limits[P99.Name], limits[ErrorRate.Name]
-	if _, ok := limits[P99.Name]; !ok {
-		p99Limit = math.Inf(1)
+	p99Limit, errLimit := math.Inf(1), 1.0
+	if v, ok := limits[P99.Name]; ok {
+		p99Limit = v
 	}
-	if _, ok := limits[ErrorRate.Name]; !ok {
-		errLimit = 1
+	if v, ok := limits[ErrorRate.Name]; ok {
+		errLimit = v
 	}
-	w := width(l.Series)
 	knee := reports.Knee{}
 	broken := 0
-	for i, b := range l.Series {
-		n := bucketCount(b, w)
-		if n < minBucketRequests {
-			continue
-		}
-		errRate := float64(bucketErrors(b)) / n
+	for _, w := range windows(l.Series) {
 		var why string
 		switch {
-		case b.P99 > p99Limit:
-			why = fmt.Sprintf("p99 %.1f ms > %g ms", b.P99, p99Limit)
-		case errRate > errLimit:
-			why = fmt.Sprintf("error rate %.3f > %g", errRate, errLimit)
+		case w.p99 > p99Limit:
+			why = fmt.Sprintf("p99 %.1f ms > %g ms", w.p99, p99Limit)
+		case w.errRate() > errLimit:
+			why = fmt.Sprintf("error rate %.3f > %g", w.errRate(), errLimit)
 		}
 		if why == "" {
 			broken = 0
-			knee.Rate = b.Requested
+			knee.Rate = round3(w.requested)
 			continue
 		}
-		if broken++; broken == 2 {
-			knee.Reason = fmt.Sprintf("%s at %.0f req/s (t=%.1fs)", why, l.Series[i-1].Requested, l.Series[i-1].T)
+		if broken++; broken == 1 {
+			knee.Reason = fmt.Sprintf("%s at %.0f req/s (t=%.1fs)", why, w.requested, w.t)
+		}
+		if broken == 2 {
 			l.Knee = &knee
 			return
 		}
@@ -194,15 +227,15 @@ func findKnee(l *reports.Load, p Params, limits map[string]float64) {
 }
 
 // findRecovery measures the spike's recovery: from the end of the burst to
-// the first interval whose p99 is back within twice the baseline's (or the
+// the first window whose p99 is back within twice the baseline's (or the
 // baseline plus 5 ms, for sub-millisecond baselines) without failures.
 func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
-	w := width(l.Series)
 	at, end := p.SpikeAt.Seconds(), (p.SpikeAt + p.SpikeFor).Seconds()
+	ws := windows(l.Series)
 	var base []float64
-	for _, b := range l.Series {
-		if b.T+w <= at && bucketCount(b, w) >= minBucketRequests {
-			base = append(base, b.P99)
+	for _, w := range ws {
+		if w.end <= at {
+			base = append(base, w.p99)
 		}
 	}
 	rec := &reports.Recovery{}
@@ -212,13 +245,13 @@ func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
 	}
 	baseP99 := median(base)
 	limit := math.Max(2*baseP99, baseP99+5)
-	for _, b := range l.Series {
-		if b.T+w <= end || bucketCount(b, w) < minBucketRequests {
+	for _, w := range ws {
+		if w.t < end {
 			continue
 		}
-		if b.P99 <= limit && bucketErrors(b) == 0 {
+		if w.p99 <= limit && w.errors == 0 {
 			rec.Recovered = true
-			rec.Seconds = round3(math.Max(0, b.T-end))
+			rec.Seconds = round3(w.t - end)
 			return
 		}
 	}

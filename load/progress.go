@@ -9,20 +9,22 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// progress prints one status line a second: the last second's rate and
-// latency, errors so far, and time left. On a terminal the line updates in
-// place; otherwise (CI logs) each second is its own line.
+// progress keeps one-second windows of completions and prints a status
+// line for each: the last second's rate and latency, errors so far, and
+// time left. On a terminal the line updates in place; otherwise (CI logs)
+// each second is its own line. With no writer it only keeps the windows.
 type progress struct {
-	w       io.Writer
-	tty     bool
-	name    string
-	span    time.Duration
-	total   uint64
-	window  []float32 // latencies (ms) completed since the last line
-	lagMax  float64
-	done    uint64
-	failed  uint64
-	printed bool
+	w            io.Writer
+	tty          bool
+	name         string
+	span         time.Duration
+	total        uint64
+	window       []float32 // latencies (ms) completed since the last line
+	windowFailed int
+	lagMax       float64
+	done         uint64
+	failed       uint64
+	printed      bool
 }
 
 func newProgress(w io.Writer, tty bool, name string, s Schedule) *progress {
@@ -30,26 +32,40 @@ func newProgress(w io.Writer, tty bool, name string, s Schedule) *progress {
 }
 
 func (p *progress) add(r *vegeta.Result, a annotation) {
-	if p.w == nil {
-		return
-	}
 	p.done++
 	if a.failed() {
 		p.failed++
+		p.windowFailed++
 	}
 	p.window = append(p.window, float32(ms(r.Latency)))
 	p.lagMax = max(p.lagMax, ms(a.Lag))
 }
 
-func (p *progress) print(elapsed time.Duration) {
+// windowStats are the figures of the last second's completions.
+type windowStats struct {
+	n        int
+	p50, p99 float64
+	errRate  float64
+}
+
+// tick closes the last second's window, prints the status line, and
+// returns the window's figures (the ramp stops on them).
+func (p *progress) tick(elapsed time.Duration) windowStats {
+	var ws windowStats
+	if ws.n = len(p.window); ws.n > 0 {
+		slices.Sort(p.window)
+		ws.p50 = float64(p.window[(ws.n-1)/2])
+		ws.p99 = float64(p.window[min(ws.n-1, ws.n*99/100)])
+		ws.errRate = float64(p.windowFailed) / float64(ws.n)
+	}
+	p.print(elapsed, ws)
+	p.window, p.windowFailed, p.lagMax = p.window[:0], 0, 0
+	return ws
+}
+
+func (p *progress) print(elapsed time.Duration, ws windowStats) {
 	if p.w == nil {
 		return
-	}
-	var p50, p99 float64
-	if n := len(p.window); n > 0 {
-		slices.Sort(p.window)
-		p50 = float64(p.window[(n-1)/2])
-		p99 = float64(p.window[min(n-1, n*99/100)])
 	}
 	errPct := 0.0
 	if p.done > 0 {
@@ -57,15 +73,14 @@ func (p *progress) print(elapsed time.Duration) {
 	}
 	left := max(p.span-elapsed, 0).Round(time.Second)
 	line := fmt.Sprintf("%s %5.1fs/%s  %6d req/s  p50 %s p99 %s  errors %d (%.1f%%)  lag max %s  %d/%d done  %s left",
-		p.name, min(elapsed, p.span).Seconds(), p.span.Round(100*time.Millisecond), len(p.window),
-		fmtMS(p50), fmtMS(p99), p.failed, errPct, fmtMS(p.lagMax), p.done, p.total, left)
+		p.name, min(elapsed, p.span).Seconds(), p.span.Round(100*time.Millisecond), ws.n,
+		fmtMS(ws.p50), fmtMS(ws.p99), p.failed, errPct, fmtMS(p.lagMax), p.done, p.total, left)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 	} else {
 		fmt.Fprintln(p.w, line)
 	}
 	p.printed = true
-	p.window, p.lagMax = p.window[:0], 0
 }
 
 // finish ends the updating line so the next output starts clean.

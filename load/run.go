@@ -118,6 +118,24 @@ func autoClients(p Params) int {
 // endpoint, and returns the report; with cfg.Dir set it also writes it.
 // An error means nothing was judged (bad configuration, minting failed).
 func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
+	r, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.attack(ctx)
+}
+
+// prepared is a run whose token pool is minted: everything before the
+// first scheduled request.
+type prepared struct {
+	cfg       Config
+	pl        Plan
+	tg        *targeter
+	startedAt time.Time
+}
+
+// prepare validates cfg and mints the pool (and codes) the run spends.
+func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	pl, err := Resolve(cfg)
 	if err != nil {
 		return nil, err
@@ -175,13 +193,23 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 		tg.pool = tokenpool.New(toks)
 		tg.slotURLs = urls(req.url, fragSlot, len(toks))
 	}
+	return &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt}, nil
+}
 
-	var out *sink
+// attack runs the schedule, capturing each result as it arrives, and
+// judges the run; with cfg.Dir set it writes the run directory.
+func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
+	cfg, pl, tg, startedAt := pre.cfg, pre.pl, pre.tg, pre.startedAt
+	p := pl.Params
+	var (
+		out *sink
+		err error
+	)
 	if cfg.Dir != "" {
 		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Shard: cfg.Shard.String(),
 			Target: cfg.Endpoint.TokenURL, TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
 			Hits: pl.Schedule.Hits(), WholeHits: pl.WholeHits}
-		if out, err = newSink(cfg.Dir, cfg.Profile.Name+" "+cfg.Shard.Name(), info); err != nil {
+		if out, err = newSink(cfg.Dir, attackName(cfg), info); err != nil {
 			return nil, err
 		}
 		defer out.abort()
@@ -209,10 +237,12 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	capt := newCapture(tg, pc, pl.Schedule)
 	an := (*analyzer)(nil)
 	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
+	stopper := newKneeStop(cfg.Profile, limitsOf(pl.Thresholds))
+	var stoppedAt time.Duration
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 
-	results := atk.Attack(vegeta.Targeter(tg.Target), pc, 0, cfg.Profile.Name+" "+cfg.Shard.Name())
+	results := atk.Attack(vegeta.Targeter(tg.Target), pc, 0, attackName(cfg))
 	for done := false; !done; {
 		select {
 		case r, ok := <-results:
@@ -221,7 +251,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 				break
 			}
 			if an == nil {
-				an = newAnalyzer(pc.Began(), pl.Schedule.Span())
+				an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 			}
 			a := capt.process(r)
 			an.add(r, a)
@@ -233,12 +263,16 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 				}
 			}
 		case <-tick.C:
-			prog.print(time.Since(pc.Began()))
+			ws := prog.tick(time.Since(pc.Began()))
+			if stopper.broken(ws) && stoppedAt == 0 {
+				stoppedAt = time.Since(pc.Began()).Round(time.Millisecond)
+				atk.Stop()
+			}
 		}
 	}
 	prog.finish()
 	if an == nil {
-		an = newAnalyzer(pc.Began(), pl.Schedule.Span())
+		an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 	}
 
 	l := &reports.Load{
@@ -248,7 +282,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 		Params: reportParams(cfg.Profile, p, pl.Thresholds, cfg.Shard),
 	}
 	an.fill(l)
-	if want := pl.Schedule.Hits(); l.Requests < want {
+	if stoppedAt > 0 {
+		l.Params.Extra[extraStoppedAt] = stoppedAt.String()
+	} else if want := pl.Schedule.Hits(); l.Requests < want {
 		l.Valid = false
 		l.InvalidWhy = fmt.Sprintf("the attack stopped after %d of %d scheduled requests", l.Requests, want)
 	}
@@ -259,6 +295,52 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 		}
 	}
 	return l, nil
+}
+
+// attackName names a run's results: the profile, and the shard when split,
+// since vegeta's plot loses points when two shards share a name (LOAD.md §5)
+// and merge tells race groups of different shards apart by it.
+func attackName(cfg Config) string {
+	if cfg.Shard.Sharded() {
+		return cfg.Profile.Name + " " + cfg.Shard.Name()
+	}
+	return cfg.Profile.Name
+}
+
+// extraStoppedAt records in the report's parameters when a ramp stopped at
+// its knee, so a short run is not mistaken for a generator that gave up.
+const extraStoppedAt = "stopped_at"
+
+// kneeStop decides when a profile with StopAtKnee has seen enough: p99 or
+// the error rate over its limit for two one-second windows in a row.
+// Loading far past the knee tells nothing new and only hurts the target.
+type kneeStop struct {
+	on               bool
+	p99Limit, errLim float64
+	run              int
+}
+
+func newKneeStop(pr Profile, limits map[string]float64) *kneeStop {
+	k := &kneeStop{on: pr.StopAtKnee, p99Limit: math.Inf(1), errLim: 1}
+	if v, ok := limits[P99.Name]; ok {
+		k.p99Limit = v
+	}
+	if v, ok := limits[ErrorRate.Name]; ok {
+		k.errLim = v
+	}
+	return k
+}
+
+func (k *kneeStop) broken(ws windowStats) bool {
+	if !k.on || ws.n < minBucketRequests {
+		return false
+	}
+	if ws.p99 > k.p99Limit || ws.errRate > k.errLim {
+		k.run++
+	} else {
+		k.run = 0
+	}
+	return k.run >= 2
 }
 
 // finish computes the profile's own figures, checks the generator kept
@@ -302,6 +384,7 @@ func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.
 	}
 	if d.GroupSize != 0 {
 		lp.Extra["group_size"] = p.GroupSize
+		lp.Extra["race_policy"] = p.RacePolicy
 	}
 	if d.Every != 0 {
 		lp.Extra["every"] = p.Every.String()
@@ -329,10 +412,47 @@ type capture struct {
 	pc    *pacer
 	sched Schedule
 	seen  recentSet // access tokens issued, by hash
+	// groups tracks each open race group: results so far and the hash of
+	// the first new refresh token a winner received. Entries go when the
+	// group's last result is in, so the map holds only groups in flight.
+	groups map[int]*groupSeen
+}
+
+type groupSeen struct {
+	results int
+	first   uint64
 }
 
 func newCapture(tg *targeter, pc *pacer, s Schedule) *capture {
-	return &capture{tg: tg, pc: pc, sched: s, seen: newRecentSet(1 << 20)}
+	return &capture{tg: tg, pc: pc, sched: s, seen: newRecentSet(1 << 20), groups: map[int]*groupSeen{}}
+}
+
+func (c *capture) group(id int) *groupSeen {
+	g := c.groups[id]
+	if g == nil {
+		g = &groupSeen{}
+		c.groups[id] = g
+	}
+	return g
+}
+
+// sameRotation reports whether an earlier winner of group id received the
+// same new refresh token.
+func (c *capture) sameRotation(id int, next string) bool {
+	g, h := c.group(id), maphash.String(c.seen.seed, next)
+	if g.first == 0 {
+		g.first = h
+		return false
+	}
+	return g.first == h
+}
+
+// groupDone counts a result of group id and forgets the group after its last.
+func (c *capture) groupDone(id int) {
+	g := c.group(id)
+	if g.results++; uint64(g.results) >= c.tg.group {
+		delete(c.groups, id)
+	}
 }
 
 // recentSet remembers hashes of the last size to 2×size access tokens in two
@@ -412,10 +532,14 @@ func (c *capture) process(r *vegeta.Result) annotation {
 		case ClassOK:
 			if sent, _ := c.tg.races.Get(uint64(id)); tr.RefreshToken != "" && tr.RefreshToken != sent {
 				an.Notes |= NoteRotated
+				if c.sameRotation(id, tr.RefreshToken) {
+					an.Notes |= NoteSameRotation
+				}
 			}
 		case ClassInvalidGrant:
 			an.Notes |= NoteRaceLoser
 		}
+		c.groupDone(id)
 	}
 	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {
 		an.Notes |= NoteDuplicateAccessToken

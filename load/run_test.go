@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,12 +67,17 @@ func TestRun_RotationRace(t *testing.T) {
 		{"strict rotation: one winner per group", &fakeAS{rotate: true}, reports.VerdictPass, "1"},
 		{"concurrent reuse honoured: caught", &fakeAS{rotate: true, racy: true}, reports.VerdictFail, "4"},
 		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictPass, "4-not-rotated"},
+		{"grace period, strict policy: caught", &fakeAS{rotate: true, grace: true}, reports.VerdictFail, "4"},
+		{"grace period, grace policy: one rotation", &fakeAS{rotate: true, grace: true, policy: RaceGrace}, reports.VerdictPass, "4-one-rotation"},
+		{"concurrent reuse honoured, grace policy: still caught", &fakeAS{rotate: true, racy: true, policy: RaceGrace}, reports.VerdictFail, "4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newFakeAS(t, tt.as)
-			cfg := testConfig(t, RotationRace, tiny["rotation-race"], srv.URL)
+			p := tiny["rotation-race"]
+			p.RacePolicy = tt.as.policy
+			cfg := testConfig(t, RotationRace, p, srv.URL)
 			l := mustRun(t, cfg)
 			if l.Verdict != tt.wantVerdict {
 				t.Errorf("verdict = %s, want %s; thresholds %+v", l.Verdict, tt.wantVerdict, l.Thresholds)
@@ -282,5 +288,25 @@ func TestRun_RefusesBadConfiguration(t *testing.T) {
 				t.Errorf("ran with verdict %s; want a configuration error", l.Verdict)
 			}
 		})
+	}
+}
+
+func TestRun_RampStopsAtTheKnee(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true, delay: 30 * time.Millisecond})
+	cfg := testConfig(t, Ramp, Params{StartRate: 20, Rate: 60, Duration: 4 * time.Second}, srv.URL)
+	cfg.Limits = map[string]float64{P99.Name: 10} // every window breaks it
+	l := mustRun(t, cfg)
+	if want := scheduled(t, cfg); l.Requests >= want {
+		t.Errorf("sent all %d requests; want the ramp stopped at its knee", want)
+	}
+	if _, ok := l.Params.Extra[extraStoppedAt]; !ok || !l.Valid {
+		t.Errorf("extra %v, valid %v (%s); want stopped_at recorded and the run valid", l.Params.Extra, l.Valid, l.InvalidWhy)
+	}
+	if l.Knee == nil || l.Knee.Rate != 0 || !strings.Contains(l.Knee.Reason, "p99") {
+		t.Errorf("knee = %+v; want rate 0 broken by p99", l.Knee)
+	}
+	if l.Verdict != reports.VerdictFail {
+		t.Errorf("verdict = %s, want fail (knee below knee_rate)", l.Verdict)
 	}
 }

@@ -198,8 +198,8 @@ func ExitCode(l *reports.Load) int {
 }
 
 func maxRotatingWinners(l *reports.Load) int {
-	// RaceWinners keys are "<winners>" for rotating groups and
-	// "<winners>-not-rotated" for groups where no winner got a new token.
+	// RaceWinners keys are "<winners>" for judged groups; suffixed keys
+	// ("-not-rotated", "-one-rotation") are groups the policy exempts.
 	best := 0
 	for k := range l.Correctness.RaceWinners {
 		if n, err := strconv.Atoi(k); err == nil && n > best {

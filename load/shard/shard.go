@@ -8,6 +8,7 @@
 package shard
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -143,9 +144,15 @@ func (s interleaved) Span() time.Duration { return s.inner.Span() }
 const ResultsFile = "results.bin"
 
 // Decode reads every result of one vegeta results file (gob, JSON or CSV,
-// detected as `vegeta report` does).
+// detected as `vegeta report` does). An empty file holds no results: a
+// shard can be given no requests at all when there are more shards than
+// race groups.
 func Decode(r io.Reader, each func(*vegeta.Result) error) error {
-	dec := vegeta.DecoderFor(r)
+	br := bufio.NewReader(r)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	dec := vegeta.DecoderFor(br)
 	if dec == nil {
 		return errors.New("shard: not a vegeta results file (gob, json or csv)")
 	}

@@ -1,9 +1,15 @@
 package shard
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 func TestParse(t *testing.T) {
@@ -102,5 +108,34 @@ func TestSplit_ShardsCoverTheScheduleExactlyOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	enc := vegeta.NewEncoder(&buf)
+	for i := range 3 {
+		if err := enc.Encode(&vegeta.Result{Seq: uint64(i), Code: 200, Timestamp: time.Unix(int64(10-i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	if err := Decode(bytes.NewReader(buf.Bytes()), func(*vegeta.Result) error { n++; return nil }); err != nil || n != 3 {
+		t.Errorf("decoded %d results, err %v; want 3", n, err)
+	}
+	if err := Decode(bytes.NewReader(nil), func(*vegeta.Result) error { n++; return nil }); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+	if err := Decode(strings.NewReader("not results"), func(*vegeta.Result) error { return nil }); err == nil {
+		t.Error("garbage decoded without error")
+	}
+
+	dirs := []string{t.TempDir(), t.TempDir()}
+	os.WriteFile(filepath.Join(dirs[0], ResultsFile), buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dirs[1], ResultsFile), nil, 0o644)
+	all, err := Merge(dirs...)
+	if err != nil || len(all) != 3 || !all[0].Timestamp.Before(all[2].Timestamp) {
+		t.Errorf("Merge = %d results, err %v; want 3 sorted by time", len(all), err)
 	}
 }
