@@ -13,7 +13,7 @@ var (
 		Summary:  "token responses use the application/json media type",
 		Profiles: Everywhere(), Needs: []Need{NeedCode}, Send: redeemFresh,
 		Expect: []Check{Success(), MediaType(oauth.MediaJSON)},
-		Fault:  Fault{On: OnSuccess, SetHeader: [2]string{oauth.HeaderContentType, "text/plain;charset=UTF-8"}},
+		Fault:  Fault{On: OnCodeSuccess, SetHeader: [2]string{oauth.HeaderContentType, "text/plain;charset=UTF-8"}},
 	}
 	AccessTokenPresent = Rule{
 		ID: "RFC6749-5.1-ACCESS-TOKEN", Level: MUST,
@@ -57,7 +57,7 @@ var (
 		Summary:  "token responses carry Cache-Control: no-store",
 		Profiles: Everywhere(), Needs: []Need{NeedCode}, Send: redeemFresh,
 		Expect: []Check{Success(), HeaderToken(oauth.HeaderCacheControl, "no-store")},
-		Fault:  Fault{On: OnSuccess, DropHeader: oauth.HeaderCacheControl},
+		Fault:  Fault{On: OnCodeSuccess, DropHeader: oauth.HeaderCacheControl},
 	}
 	PragmaNoCache = Rule{
 		ID: "RFC6749-5.1-PRAGMA-NO-CACHE", Level: MUST,
@@ -65,7 +65,7 @@ var (
 		Summary:  "token responses carry Pragma: no-cache",
 		Profiles: Everywhere(), Needs: []Need{NeedCode}, Send: redeemFresh,
 		Expect: []Check{Success(), HeaderToken(oauth.HeaderPragma, "no-cache")},
-		Fault:  Fault{On: OnSuccess, DropHeader: oauth.HeaderPragma},
+		Fault:  Fault{On: OnCodeSuccess, DropHeader: oauth.HeaderPragma},
 	}
 )
 

@@ -131,13 +131,23 @@ func TestCleanMockPassesEveryProfile(t *testing.T) {
 func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	killed, total := 0, 0
+	killed, total, isolated := 0, 0, 0
 	var survivors []string
+	collateral := map[string][]string{}
 	t.Cleanup(func() {
 		sort.Strings(survivors)
 		fmt.Printf("mutation score: %d/%d rule×profile mutants killed (%.1f%%)\n", killed, total, 100*float64(killed)/float64(max(total, 1)))
 		if len(survivors) > 0 {
 			fmt.Printf("surviving mutants: %s\n", strings.Join(survivors, ", "))
+		}
+		fmt.Printf("isolation: %d/%d switches break no other enforced rule of their profile\n", isolated, total)
+		keys := make([]string, 0, len(collateral))
+		for k := range collateral {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Printf("  %s also breaks %s\n", k, strings.Join(collateral[k], ", "))
 		}
 	})
 	for _, info := range rules.ProfileInfos {
@@ -154,9 +164,24 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 					t.Fatal(err)
 				}
 				v := r.Run(context.Background(), rule)
+				// Isolation is measured, not required: some faults (an error
+				// answered with 200) necessarily break every rule that reads
+				// errors; the report names them so the figure is honest.
+				var others []string
+				for id, ov := range runAll(t, cfg, string(rule.ID)) {
+					if id != rule.ID && ov.Violated && ov.Policy.Mode == rules.ModeEnforce {
+						others = append(others, string(id))
+					}
+				}
+				sort.Strings(others)
 				mu.Lock()
 				defer mu.Unlock()
 				total++
+				if len(others) == 0 {
+					isolated++
+				} else {
+					collateral[string(info.Name)+"/"+string(rule.ID)] = others
+				}
 				if v.Violated {
 					killed++
 					return
