@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"tokenharness/internal/redact"
 )
 
 // ErrRemote is wrapped when a run would send load anywhere but this
@@ -33,4 +35,23 @@ func CheckLoopback(what, rawURL string, allowRemote bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s host %q is not 127.0.0.1/localhost; set ALLOW_REMOTE=1 only for a server you own and may load-test", ErrRemote, what, u.Hostname())
+}
+
+// PublicURL is rawURL as reports and results files show it: user
+// information removed and query values masked (an API key in the query is
+// still a secret), the rest as configured.
+func PublicURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return redact.String(rawURL)
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{redact.Mask}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

@@ -27,3 +27,17 @@ func TestCheckLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080/oauth/token":             "http://127.0.0.1:8080/oauth/token",
+		"https://user:pw@auth.example/token":            "https://auth.example/token",
+		"https://auth.example/token?api_key=s3cr3t&x=1": "https://auth.example/token?api_key=%5BREDACTED%5D&x=%5BREDACTED%5D",
+		"http://127.0.0.1/t#s=1":                        "http://127.0.0.1/t#s=1",
+	} {
+		if got := PublicURL(in); got != want {
+			t.Errorf("PublicURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

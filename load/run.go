@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -146,7 +147,7 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	}
 	u, err := url.Parse(cfg.Endpoint.TokenURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("load: token URL %q is not an absolute http(s) URL", cfg.Endpoint.TokenURL)
+		return nil, fmt.Errorf("load: token URL %q is not an absolute http(s) URL", PublicURL(cfg.Endpoint.TokenURL))
 	}
 	if err := CheckLoopback("TARGET", cfg.Endpoint.TokenURL, cfg.AllowRemote); err != nil {
 		return nil, err
@@ -207,7 +208,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	)
 	if cfg.Dir != "" {
 		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Shard: cfg.Shard.String(),
-			Target: cfg.Endpoint.TokenURL, TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
+			Target: PublicURL(cfg.Endpoint.TokenURL), TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
 			Hits: pl.Schedule.Hits(), WholeHits: pl.WholeHits}
 		if out, err = newSink(cfg.Dir, attackName(cfg), info); err != nil {
 			return nil, err
@@ -277,7 +278,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 
 	l := &reports.Load{
 		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: cfg.Profile.Name,
-		Target: cfg.Endpoint.TokenURL, TargetKind: cfg.TargetKind,
+		Target: PublicURL(cfg.Endpoint.TokenURL), TargetKind: cfg.TargetKind,
 		StartedAt: startedAt, FinishedAt: time.Now(), Valid: true,
 		Params: reportParams(cfg.Profile, p, pl.Thresholds, cfg.Shard),
 	}
@@ -415,7 +416,8 @@ type capture struct {
 	// groups tracks each open race group: results so far and the hash of
 	// the first new refresh token a winner received. Entries go when the
 	// group's last result is in, so the map holds only groups in flight.
-	groups map[int]*groupSeen
+	groups    map[int]*groupSeen
+	publicURL string // the token URL as results.bin shows it
 }
 
 type groupSeen struct {
@@ -424,7 +426,8 @@ type groupSeen struct {
 }
 
 func newCapture(tg *targeter, pc *pacer, s Schedule) *capture {
-	return &capture{tg: tg, pc: pc, sched: s, seen: newRecentSet(1 << 20), groups: map[int]*groupSeen{}}
+	return &capture{tg: tg, pc: pc, sched: s, seen: newRecentSet(1 << 20), groups: map[int]*groupSeen{},
+		publicURL: PublicURL(tg.req.url)}
 }
 
 func (c *capture) group(id int) *groupSeen {
@@ -546,7 +549,11 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	}
 
 	// Bodies hold live tokens (LOAD.md §6) and headers are the server's;
-	// results.bin keeps the harness's reading instead.
+	// results.bin keeps the harness's reading instead. The URL loses
+	// credentials and query values, as in the reports.
+	if c.publicURL != c.tg.req.url && strings.HasPrefix(r.URL, c.tg.req.url) {
+		r.URL = c.publicURL + r.URL[len(c.tg.req.url):]
+	}
 	r.Body = nil
 	r.Headers = http.Header{AnnotationHeader: {an.encode()}}
 	return an

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
@@ -46,6 +47,12 @@ func FromTarget(tc target.Config, allowRemote bool) (Config, error) {
 	h := http.Header{}
 	for k, v := range tc.Headers {
 		h.Set(k, v)
+	}
+	if len(tc.Quirks) > 0 {
+		// As the conformance run does: a mock started with
+		// -quirks-from-header (make mock) switches these faults on for
+		// every load request; any other server ignores the header.
+		h.Set(oauth.HeaderQuirk, strings.Join(tc.Quirks, ","))
 	}
 	cfg := Config{
 		Endpoint: Endpoint{TokenURL: tc.Target, ClientID: tc.ClientID, ClientSecret: tc.ClientSecret, Auth: auth,

@@ -36,23 +36,24 @@ func loadCmd(args []string) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	env := envFlags{fs: fs}
 	var (
-		list      = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
-		profile   = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
-		rate      = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
-		duration  = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
-		workers   = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
-		clients   = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
-		shardFlag = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
-		reportDir = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
-		limits    = fs.String("thresholds", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
-		maxLag    = fs.Duration("max-lag", load.DefaultMaxLag, "generator lag p99 above which the run is invalid")
-		startRate = fs.Float64("start-rate", 0, "ramp: starting rate, req/s")
-		groupSize = fs.Int("group-size", 0, "rotation-race: concurrent refreshes per token")
-		every     = fs.Duration("every", 0, "herd: wave period (the access-token lifetime)")
-		spikeRate = fs.Float64("spike-rate", 0, "spike: burst rate, req/s")
-		spikeAt   = fs.Duration("spike-at", 0, "spike: when the burst starts")
-		spikeFor  = fs.Duration("spike-for", 0, "spike: how long the burst lasts")
-		codeEvery = fs.Int("code-every", 0, "mixed: one request in n is a code exchange")
+		list       = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
+		profile    = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
+		rate       = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
+		duration   = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
+		workers    = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
+		clients    = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		shardFlag  = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
+		reportDir  = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
+		limits     = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
+		maxLag     = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
+		startRate  = env.float("start-rate", "START_RATE", "ramp: starting rate, req/s")
+		groupSize  = env.int("group-size", "GROUP_SIZE", "rotation-race: concurrent refreshes per token")
+		racePolicy = env.str("race-policy", "RACE_POLICY", "", "rotation-race: "+load.RaceStrict+"|"+load.RaceGrace+" (default "+load.RaceStrict+")")
+		every      = env.duration("every", "EVERY", "herd: wave period (the access-token lifetime)")
+		spikeRate  = env.float("spike-rate", "SPIKE_RATE", "spike: burst rate, req/s")
+		spikeAt    = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
+		spikeFor   = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
+		codeEvery  = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -108,8 +109,11 @@ func loadCmd(args []string) int {
 	cfg.TargetKind = targetKind
 	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag = pr, sh, lim, *maxLag
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
-		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, Every: *every,
+		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
+	if *reportDir == "" {
+		*reportDir = tc.ReportDir
+	}
 	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
 	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
 
