@@ -221,3 +221,37 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkCapture is the per-result work of a run's consumer: re-timing,
+// classification, token capture, annotation and analysis (no file I/O).
+// It runs on one goroutine for every response, so it bounds the rate one
+// process can judge.
+func BenchmarkCapture(b *testing.B) {
+	req := benchRequests()
+	toks := make([]string, 1024)
+	for i := range toks {
+		toks[i] = "rt-" + strconv.Itoa(i) + "-0123456789abcdefghijklmnopqrstuvwxyz"
+	}
+	tg := newTargeter(req, Refresh)
+	tg.pool = tokenpool.New(toks)
+	tg.slotURLs = urls(req.url, fragSlot, len(toks))
+	s := Constant(MaxRate, time.Hour)
+	pc := newPacer(s)
+	pc.Pace(0, 0)
+	c := newCapture(tg, pc, s)
+	an := newAnalyzer(pc.Began(), s.Span(), RaceStrict)
+	body := []byte(`{"access_token":"at-0123456789abcdefghijklmnopqrstuvwxyz0123456789","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-new-0123456789abcdefghijklmnopqrstuvwxyz","scope":"read"}`)
+	var tgt vegeta.Target
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tg.Target(&tgt)
+		r := &vegeta.Result{Seq: uint64(i), Code: 200, Timestamp: pc.Began().Add(time.Duration(i) * 10 * time.Microsecond),
+			Latency: time.Millisecond, URL: tgt.URL, Method: tgt.Method, Body: body}
+		body[20] = byte('a' + i%26) // a fresh access token each time, as a server issues
+		body[21] = byte('a' + (i/26)%26)
+		body[22] = byte('a' + (i/676)%26)
+		an.add(r, c.process(r))
+		i++
+	}
+}

@@ -124,8 +124,9 @@ func (s *Segments) At(n uint64) (time.Duration, bool) {
 	}
 	k := float64(n)
 	// Arrival k belongs to the last segment whose count starts at or
-	// before k; a pause shares its starting count with the next segment,
-	// so step back over pauses only when the schedule ends with them.
+	// before k. A pause starts at the same count as the segment after it,
+	// so the search passes over pauses; only float dust can land k on a
+	// trailing pause, and then the arrival is the previous segment's.
 	i := sort.Search(len(s.cum), func(j int) bool { return s.cum[j] > k+eps }) - 1
 	for i > 0 && s.segs[i].hits(s.segs[i].Dur) <= eps {
 		i--

@@ -30,7 +30,7 @@ type Endpoint struct {
 }
 
 // Code is one fresh authorization code with the PKCE verifier it was
-// requested with (empty when the target does not use PKCE).
+// requested with.
 type Code struct {
 	Code     string
 	Verifier string
