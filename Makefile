@@ -20,7 +20,7 @@ export LABELS PROCS TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CL
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
 
-.PHONY: help conformance conformance-all test lint unit fuzz container-test deps load bench compare mock image report clean $(BIN)
+.PHONY: help conformance conformance-all test lint unit selfcheck e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -39,14 +39,20 @@ conformance-all: ## run conformance for all four profiles against the bundled mo
 	@for p in rfc6749 commoninja dressipi oauth21; do \
 	  $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(REPORT_DIR)/$$p || exit $$?; done
 
-test: deps lint unit fuzz container-test ## the project's own tests (what CI runs)
+test: deps lint unit selfcheck e2e fuzz container-test ## the project's own tests (what CI runs)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 
-unit: ## unit, self-check (mutation) and end-to-end tests, with the race detector
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/specs$$')
+unit: ## unit tests of every package, with the race detector
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/specs')
+
+selfcheck: ## the suite against the mock: clean passes, every rule killed by its switch (mutation score), variations green
+	cd specs/selfcheck && $(GO) test -count=1 -timeout 10m
+
+e2e: ## make conformance as a user runs it: mock started by hand with CODE_CMD, faults, bad config, hostile targets
+	$(GO) test -count=1 -timeout 20m ./specs/e2e
 
 fuzz: ## a short fuzz pass of the mock's token handler and the suite's response parsing
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenHandler$$' -fuzztime $(FUZZTIME) ./mockserver

@@ -107,6 +107,9 @@ func New(cfg target.Config, opts ...Option) (*Runner, error) {
 	return r, nil
 }
 
+// Close releases the runner's idle connections.
+func (r *Runner) Close() { r.client.HTTP().CloseIdleConnections() }
+
 // Preflight reports a target that cannot be reached at all, so the run can
 // stop with a harness error instead of failing every rule.
 //

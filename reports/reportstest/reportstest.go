@@ -55,7 +55,9 @@ func Conformance() *reports.Conformance {
 		case needs(r, rules.NeedClient2):
 			rr.Status, rr.Reason = reports.StatusSkipped, rules.NeedClient2.Why()
 		case failing:
-			rr.Status, rr.Violation, rr.Evidence = f.status, f.violation, f.evidence
+			rr.Status, rr.Violation = f.status, f.violation
+			// A copy: callers may edit their report, and the samples are shared.
+			rr.Evidence = append([]oauth.Exchange(nil), f.evidence...)
 			rr.Reason = f.violation
 			if f.status == reports.StatusWarned {
 				rr.Reason = string(r.Level) + "-level rule: reported, does not fail the run"
