@@ -15,12 +15,14 @@ BIN     := bin/tokenharness
 # Run configuration read by internal/target (and the load side).
 export LABELS PROCS TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CLIENT2_ID CLIENT2_SECRET \
        REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE \
-       QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE
+       QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE \
+       EVERY START_RATE GROUP_SIZE RACE_POLICY SPIKE_RATE SPIKE_AT SPIKE_FOR CODE_EVERY THRESHOLDS MAX_LAG \
+       P50_PCT P99_PCT THROUGHPUT_PCT SUCCESS_RATIO_PTS ERROR_RATE_PTS
 # testcontainers-go offline: no reaper (it would be pulled), no credential helpers.
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
 
-.PHONY: help conformance conformance-all test lint unit selfcheck e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
+.PHONY: merge help conformance conformance-all test lint unit selfcheck e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -75,6 +77,9 @@ load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) agai
 
 bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
+
+merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
+	@$(BIN) merge -out $(OUT) $(SHARDS)
 
 compare: $(BIN) ## compare CURRENT against BASELINE report.json; exit 1 on a regression
 	@$(BIN) compare

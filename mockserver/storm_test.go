@@ -95,3 +95,34 @@ func BenchmarkSoak_MemoryAfterExpiry(b *testing.B) {
 	b.ReportMetric(float64(left.RefreshTokens+left.Codes+left.Families), "entries_after_sweep")
 	b.ReportMetric(float64(int64(after)-int64(before))/1024, "heap_growth_KiB")
 }
+
+// TestConcurrentRefreshWithAMovingClock: a refresh that read the clock
+// before a concurrent one rotated the token must not pass as a retry
+// "within" a zero grace period. A fixed fake clock hides this; a clock that
+// ticks on every read exposes it whenever a loser reads before the winner.
+func TestConcurrentRefreshWithAMovingClock(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadTest(rules.OAuth21, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	tick := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		tick = tick.Add(time.Millisecond)
+		now := tick
+		mu.Unlock()
+		// Yield after reading, so other refreshes read the clock before
+		// this one goes on: the interleaving that exposed the bug.
+		runtime.Gosched()
+		return now
+	}
+	h := newHarnessCfg(t, cfg, WithClock(clock))
+	for round := 0; round < 50; round++ {
+		rt := h.tokens(codeOpts{}).str("refresh_token")
+		if got, want := race(h, 8, func() *result { return h.refresh(rt) }), "1 of 8 won"; got != want {
+			t.Fatalf("round %d: %s, want %s", round, got, want)
+		}
+	}
+}

@@ -385,6 +385,11 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 
 	fam.mu.Lock()
 	defer fam.mu.Unlock()
+	// Subtleness ahead: read the clock again under the family lock. A
+	// concurrent refresh that read it before the winner rotated would
+	// otherwise see a retirement "in its future" and pass as a retry
+	// within the grace period, even with no grace at all.
+	now = s.now()
 	if fam.revoked.Load() {
 		return fail(oauth.ErrInvalidGrant, "refresh token was revoked")
 	}
@@ -398,7 +403,7 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 		// and the legitimate client, one of them will present an
 		// invalidated refresh token, which will inform the authorization
 		// server of the breach" -- and the whole family is revoked.
-		inGrace := now.Before(rg.retiredAt.Add(s.cfg.RotationGrace))
+		inGrace := s.cfg.RotationGrace > 0 && now.Before(rg.retiredAt.Add(s.cfg.RotationGrace))
 		if !inGrace && !q.On(rules.RefreshReuseRejected.ID) {
 			if !q.On(rules.RefreshReuseRevokesFamily.ID) {
 				fam.revoke()
