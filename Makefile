@@ -93,5 +93,6 @@ mock: ## serve the mock token server in the foreground on ADDR with PROFILE
 image: $(BIN) ## build the mock server image (FROM scratch, nothing pulled)
 	@$(BIN) image
 
-clean: ## remove build output and reports
+clean: ## remove build output, reports and the cached mock images
 	rm -rf bin $(REPORT_DIR)
+	-@docker images -q tokenharness.local/mockserver | sort -u | xargs -r docker rmi -f >/dev/null 2>&1

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"time"
+
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"tokenharness/mockserver/mockcontainer"
 )
@@ -12,6 +16,8 @@ import (
 // imageCmd builds the mock server image the way the suite does (a static
 // binary in a FROM scratch image, nothing pulled) and prints its tag.
 func imageCmd(args []string) int {
+	// testcontainers-go announces every Docker connection; the tag is the answer.
+	tclog.SetDefault(log.New(io.Discard, "", 0))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
