@@ -129,17 +129,17 @@ func writeReports(dir string, l *reports.Load, p *plot.Plot) error {
 	if err := reports.WriteJSON(filepath.Join(dir, ReportJSON), l); err != nil {
 		return err
 	}
-	var page bytes.Buffer
-	if err := html.Load(&page, l); err != nil {
-		return fmt.Errorf("load: render %s: %w", ReportHTML, err)
-	}
-	if err := reports.WriteFile(filepath.Join(dir, ReportHTML), page.Bytes()); err != nil {
-		return err
-	}
 	p.Close()
 	var plotPage bytes.Buffer
 	if _, err := p.WriteTo(&plotPage); err != nil {
 		return fmt.Errorf("load: render %s: %w", PlotHTML, err)
 	}
-	return reports.WriteFile(filepath.Join(dir, PlotHTML), plotPage.Bytes())
+	if err := reports.WriteFile(filepath.Join(dir, PlotHTML), plotPage.Bytes()); err != nil {
+		return err
+	}
+	// Last, so the page links every file beside it (plot.html included).
+	if err := html.WriteReport(dir); err != nil {
+		return fmt.Errorf("load: render %s: %w", ReportHTML, err)
+	}
+	return nil
 }

@@ -75,7 +75,8 @@ func startContainer(ctx context.Context, p runPlan) (resolved, error) {
 	if err != nil {
 		return resolved{}, fmt.Errorf("building the mock image: %w", err)
 	}
-	ctr, err := mockcontainer.Run(ctx, img, mockcontainer.WithProfile(string(p.profile)), mockcontainer.WithQuirksFromHeader())
+	ctr, err := mockcontainer.Run(ctx, img, mockcontainer.WithProfile(string(p.profile)), mockcontainer.WithQuirksFromHeader(),
+		mockcontainer.WithArgs("-log-level", "debug"))
 	// Run can return a container and an error: clean up first, then check.
 	DeferCleanup(func() {
 		if ctr != nil {
@@ -104,7 +105,7 @@ func startInProcess(p runPlan, why string) (resolved, error) {
 	}
 	logs := &boundedBuffer{max: 256 << 10}
 	srv, err := mockserver.New(mcfg, mockserver.WithQuirksFromHeader(),
-		mockserver.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+		mockserver.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		return resolved{}, err
 	}

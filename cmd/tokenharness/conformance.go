@@ -50,5 +50,7 @@ func conformanceCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "tokenharness: running the suite:", err)
 		return exitConfig
 	}
-	return verdictCmd(nil)
+	code := verdictCmd(nil)
+	writeIndex(envOr("REPORT_DIR", "reports/out"))
+	return code
 }

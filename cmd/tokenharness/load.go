@@ -126,6 +126,7 @@ func loadCmd(args []string) int {
 		return configError(err)
 	}
 	printLoad(os.Stdout, l, cfg.Dir)
+	writeIndex(*reportDir)
 	return load.ExitCode(l)
 }
 

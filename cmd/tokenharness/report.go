@@ -28,3 +28,12 @@ func reportCmd(args []string) int {
 	fmt.Printf("report: %s\n", filepath.Join(*dir, html.IndexHTML))
 	return exitOK
 }
+
+// writeIndex refreshes REPORT_DIR/index.html after a run, so several runs
+// sharing a report directory are listed together. A failure is reported,
+// never fatal: the run's own reports are already written.
+func writeIndex(dir string) {
+	if err := html.WriteDir(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "tokenharness: index page:", err)
+	}
+}

@@ -370,3 +370,54 @@ func TestHostileTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerUnavailable: with no Docker the bundled mock runs in-process
+// and says so; when the container was demanded, that is a harness error.
+func TestDockerUnavailable(t *testing.T) {
+	noDocker := "DOCKER_HOST=unix:///nonexistent/docker.sock"
+	r := conformance(t, noDocker, "PROFILE=commoninja")
+	if r.code != 0 || r.report == nil || r.report.TargetKind != "in-process" {
+		t.Fatalf("exit %d, want 0 against the in-process mock:\n%s", r.code, tail(r.out))
+	}
+	if !strings.Contains(r.out, "in-process") || !strings.Contains(r.out, "Docker unavailable") {
+		t.Errorf("the output does not say which mock ran and why:\n%s", tail(r.out))
+	}
+	r = conformance(t, noDocker, "PROFILE=commoninja", "MOCK=container")
+	if r.code != 2 || !strings.Contains(r.out, "MOCK=container but Docker is not available") {
+		t.Fatalf("MOCK=container without Docker: exit %d, want 2 with the reason:\n%s", r.code, tail(r.out))
+	}
+}
+
+// TestNoCodeOrTokenInAnyOutput plants known codes (a CODE_CMD that records
+// every code it hands out) and a failing rule, so evidence is written, then
+// searches every output for the codes and checks every token member is masked.
+func TestNoCodeOrTokenInAnyOutput(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	codes := filepath.Join(t.TempDir(), "codes.txt")
+	env := append(mockEnv(base, "rfc6749"),
+		"CODE_CMD=c=$(sh fixtures/codes/mock-authorize.sh) && echo \"$c\" >> "+codes+" && echo \"$c\"",
+		"QUIRKS=RFC6749-5.1-NO-STORE,RFC6749-4.1.2-CODE-SINGLE-USE,RFC6749-6-REFRESH-CLIENT-BOUND")
+	r := conformance(t, env...)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", r.code, tail(r.out))
+	}
+	b, err := os.ReadFile(codes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := strings.Fields(string(b))
+	if len(planted) < 10 {
+		t.Fatalf("only %d codes were handed out", len(planted))
+	}
+	assertNoSecrets(t, r, append(planted, clientSecret, client2)...)
+	unmasked := regexp.MustCompile(`"(access_token|refresh_token|code|code_verifier)"\s*:\s*"(?:[^"\[]|\[[^R])`)
+	for _, f := range []string{"report.json", "report.html", "junit.xml"} {
+		b, err := os.ReadFile(filepath.Join(r.dir, "conformance", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := unmasked.Find(b); m != nil {
+			t.Errorf("%s has an unmasked secret member: %s", f, m)
+		}
+	}
+}
