@@ -24,9 +24,12 @@ const (
 	Class3xx           = "3xx"
 	ClassBadResponse   = "bad_response" // 2xx without a usable token response
 	ClassNotJSON       = "not_json"
-	ClassTimeout       = "timeout"
-	ClassConn          = "conn" // refused, reset, cut
-	ClassTransport     = "transport"
+	// ClassBodyTooLarge is a response cut at the size cap (maxMintBody):
+	// no token response is that big.
+	ClassBodyTooLarge = "body_too_large"
+	ClassTimeout      = "timeout"
+	ClassConn         = "conn" // refused, reset, cut
+	ClassTransport    = "transport"
 	// ClassPoolExhausted is a scheduled request that had no live token to
 	// send; it was not sent, and counts as a failure so a short pool shows.
 	ClassPoolExhausted = "pool_exhausted"
@@ -167,7 +170,12 @@ func classifyResponse(code uint16, body []byte) (string, tokenResponse) {
 	var tr tokenResponse
 	switch {
 	case code >= 200 && code < 300:
-		if !looksJSONObject(body) {
+		if len(body) >= maxMintBody {
+			return ClassBodyTooLarge, tr
+		}
+		// Validate before the fast member scan below: a truncated or
+		// malformed body can still contain "access_token":"...".
+		if !looksJSONObject(body) || !json.Valid(body) {
 			return ClassNotJSON, tr
 		}
 		var ok bool
