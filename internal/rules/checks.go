@@ -14,13 +14,21 @@ import (
 // The check vocabulary. Each check says what it expects in Desc and, on
 // failure, what it saw. They read only the exchange, never the server's code.
 
-// Success expects 200 with a JSON object carrying a non-empty access_token.
-func Success() Check {
-	return Check{Desc: "200 with a JSON object carrying access_token", Fn: func(x *oauth.Exchange) error {
+// onResponse builds a check that needs a response: an exchange without one
+// (timeout, cut connection) fails it with the transport's failure class.
+func onResponse(desc string, fn func(r *oauth.Response) error) Check {
+	return Check{Desc: desc, Fn: func(x *oauth.Exchange) error {
 		r, err := x.Got()
 		if err != nil {
 			return err
 		}
+		return fn(r)
+	}}
+}
+
+// Success expects 200 with a JSON object carrying a non-empty access_token.
+func Success() Check {
+	return onResponse("200 with a JSON object carrying access_token", func(r *oauth.Response) error {
 		if r.Status != 200 {
 			return fmt.Errorf("got status %d%s", r.Status, errorSuffix(r))
 		}
@@ -32,7 +40,7 @@ func Success() Check {
 			return errors.New("no non-empty string access_token in the response")
 		}
 		return nil
-	}}
+	})
 }
 
 // Rejected expects a §5.2 error response: status 400 (401 allowed for
@@ -42,11 +50,7 @@ func Rejected(codes ...*oauth.Error) Check {
 	for i, c := range codes {
 		names[i] = c.Code
 	}
-	return Check{Desc: "rejected with error " + strings.Join(names, " or "), Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse("rejected with error "+strings.Join(names, " or "), func(r *oauth.Response) error {
 		if r.Status >= 200 && r.Status < 300 {
 			return fmt.Errorf("got status %d: the request was accepted", r.Status)
 		}
@@ -61,17 +65,13 @@ func Rejected(codes ...*oauth.Error) Check {
 			return fmt.Errorf("got error %q (status %d)", code, r.Status)
 		}
 		return nil
-	}}
+	})
 }
 
 // NotIssued expects no tokens and no server error: any 4xx (or 3xx/405) is
 // acceptable. For requests where the RFC fixes no error code.
 func NotIssued() Check {
-	return Check{Desc: "no tokens issued, no server error", Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse("no tokens issued, no server error", func(r *oauth.Response) error {
 		if r.Status >= 500 {
 			return fmt.Errorf("got server error %d", r.Status)
 		}
@@ -82,60 +82,44 @@ func NotIssued() Check {
 			return fmt.Errorf("got status %d", r.Status)
 		}
 		return nil
-	}}
+	})
 }
 
 // ClientError expects a 4xx status, answered in bounded time.
 func ClientError() Check {
-	return Check{Desc: "a 4xx status, not a server error or a hang", Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse("a 4xx status, not a server error or a hang", func(r *oauth.Response) error {
 		if r.Status < 400 || r.Status >= 500 {
 			return fmt.Errorf("got status %d", r.Status)
 		}
 		return nil
-	}}
+	})
 }
 
 // Status expects one of the given statuses.
 func Status(want ...int) Check {
-	return Check{Desc: fmt.Sprintf("status in %v", want), Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse(fmt.Sprintf("status in %v", want), func(r *oauth.Response) error {
 		if !slices.Contains(want, r.Status) {
 			return fmt.Errorf("got status %d", r.Status)
 		}
 		return nil
-	}}
+	})
 }
 
 // MediaType expects the response Content-Type's media type to be mt; any
 // parameters (charset) are allowed.
 func MediaType(mt string) Check {
-	return Check{Desc: "Content-Type " + mt, Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse("Content-Type "+mt, func(r *oauth.Response) error {
 		if got := r.MediaType(); got != mt {
 			return fmt.Errorf("got Content-Type %q", r.Header.Get(oauth.HeaderContentType))
 		}
 		return nil
-	}}
+	})
 }
 
 // HeaderToken expects header name to carry directive tok (case-insensitive,
 // among comma-separated directives).
 func HeaderToken(name, tok string) Check {
-	return Check{Desc: fmt.Sprintf("%s: %s", name, tok), Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse(fmt.Sprintf("%s: %s", name, tok), func(r *oauth.Response) error {
 		for _, v := range r.Header.Values(name) {
 			for _, d := range strings.Split(v, ",") {
 				if strings.EqualFold(strings.TrimSpace(d), tok) {
@@ -147,42 +131,30 @@ func HeaderToken(name, tok string) Check {
 			return fmt.Errorf("got %s: %q", name, strings.Join(vs, ", "))
 		}
 		return fmt.Errorf("no %s header", name)
-	}}
+	})
 }
 
 // HeaderPresent expects header name to be present and non-empty.
 func HeaderPresent(name string) Check {
-	return Check{Desc: name + " header present", Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse(name+" header present", func(r *oauth.Response) error {
 		if strings.TrimSpace(r.Header.Get(name)) == "" {
 			return fmt.Errorf("no %s header", name)
 		}
 		return nil
-	}}
+	})
 }
 
 // JSONObject expects the body to be exactly one valid-UTF-8 JSON object.
 func JSONObject() Check {
-	return Check{Desc: "body is one JSON object", Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
-		_, err = r.Object()
+	return onResponse("body is one JSON object", func(r *oauth.Response) error {
+		_, err := r.Object()
 		return err
-	}}
+	})
 }
 
 // Field expects top-level member name to satisfy p.
 func Field(name string, p Pred) Check {
-	return Check{Desc: fmt.Sprintf("%q %s", name, p.Desc), Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse(fmt.Sprintf("%q %s", name, p.Desc), func(r *oauth.Response) error {
 		obj, err := r.Object()
 		if err != nil {
 			return err
@@ -192,17 +164,13 @@ func Field(name string, p Pred) Check {
 			return err
 		}
 		return nil
-	}}
+	})
 }
 
 // ErrorChars expects "error" and "error_description" to use only the
 // characters RFC 6749 §5.2 allows.
 func ErrorChars() Check {
-	return Check{Desc: "error and error_description use only %x20-21 / %x23-5B / %x5D-7E", Fn: func(x *oauth.Exchange) error {
-		r, err := x.Got()
-		if err != nil {
-			return err
-		}
+	return onResponse("error and error_description use only %x20-21 / %x23-5B / %x5D-7E", func(r *oauth.Response) error {
 		obj, err := r.Object()
 		if err != nil {
 			return err
@@ -219,7 +187,7 @@ func ErrorChars() Check {
 			}
 		}
 		return nil
-	}}
+	})
 }
 
 // Pred is a predicate on one JSON member: v is its value, ok whether present.
