@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestPool_LendsRotatesAndRetires(t *testing.T) {
@@ -87,14 +88,21 @@ func TestMint(t *testing.T) {
 	boom := errors.New("boom")
 	calls := 0
 	var mu sync.Mutex
-	_, err = Mint(context.Background(), 1000, 4, func(_ context.Context, i int) (int, error) {
+	_, err = Mint(context.Background(), 1000, 4, func(ctx context.Context, i int) (int, error) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
 		if i == 3 {
 			return 0, boom
 		}
-		return i, nil
+		// Wait for the failure to cancel the rest, so the outcome does
+		// not depend on how the scheduler orders the four workers.
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Second):
+			return i, nil
+		}
 	})
 	if !errors.Is(err, boom) || !errors.Is(err, ErrMint) {
 		t.Errorf("Mint error = %v, want it to wrap ErrMint and the cause", err)
