@@ -107,6 +107,9 @@ var behaviouralCases = map[rules.ID]quirkCase{
 		}
 		return h.redeem(grant{code: v.Get("code"), redirect: callback, client: 1}).summary()
 	}, "authorize: invalid_request"},
+	rules.RefreshWrongSecret.ID: {rules.RFC6749, nil, func(h *harness) string {
+		return h.post(h.refreshForm(h.tokens(codeOpts{}).str("refresh_token")), basic(client1, "wrong")).summary()
+	}, "401 invalid_client"},
 	rules.RefreshClientBound.ID: {rules.RFC6749, nil, func(h *harness) string {
 		return h.post(h.refreshForm(h.tokens(codeOpts{}).str("refresh_token")), h.auth(2)).summary()
 	}, "400 invalid_grant"},

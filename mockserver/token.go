@@ -118,23 +118,23 @@ func (s *Server) authenticate(r *http.Request, form map[string]string, q quirkSe
 		if bodyID, has := form[oauth.ParamClientID]; has && bodyID != id {
 			return nil, fail(oauth.ErrInvalidRequest, "client_id in the body differs from the Basic credentials")
 		}
-		return s.verifyClient(id, secret, oauth.AuthBasic, q)
+		return s.verifyClient(id, secret, oauth.AuthBasic, form[oauth.ParamGrantType], q)
 	}
 	if secret, has := form[oauth.ParamClientSecret]; has {
 		id, has := form[oauth.ParamClientID]
 		if !has {
 			return nil, s.invalidClient(false, q, "client_secret without client_id")
 		}
-		return s.verifyClient(id, secret, oauth.AuthPost, q)
+		return s.verifyClient(id, secret, oauth.AuthPost, form[oauth.ParamGrantType], q)
 	}
 	if id, has := form[oauth.ParamClientID]; has {
-		return s.verifyClient(id, "", oauth.AuthNone, q)
+		return s.verifyClient(id, "", oauth.AuthNone, form[oauth.ParamGrantType], q)
 	}
 	return nil, nil
 }
 
 // verifyClient checks the credentials of client id presented with method m.
-func (s *Server) verifyClient(id, secret string, m oauth.AuthMethod, q quirkSet) (*Client, *reply) {
+func (s *Server) verifyClient(id, secret string, m oauth.AuthMethod, grant string, q quirkSet) (*Client, *reply) {
 	basic := m == oauth.AuthBasic
 	c, ok := s.clients[id]
 	if !ok {
@@ -159,7 +159,10 @@ func (s *Server) verifyClient(id, secret string, m oauth.AuthMethod, q quirkSet)
 		// RFC 6749 §3.2.1: "Confidential clients ... MUST authenticate with
 		// the authorization server ... when making requests to the token endpoint."
 		return nil, s.invalidClient(basic, q, "client "+id+" is confidential: authenticate with client_secret_basic or client_secret_post")
-	case c.Secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 && !q.On(rules.WrongSecret.ID):
+	// RFC 6749 §6: a refresh authenticates a confidential client too; the
+	// RefreshWrongSecret fault skips the check on that grant only.
+	case c.Secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 &&
+		!q.On(rules.WrongSecret.ID) && !(grant == oauth.GrantRefreshToken && q.On(rules.RefreshWrongSecret.ID)):
 		return nil, s.invalidClient(basic, q, "client authentication failed")
 	case !c.accepts(m):
 		return nil, s.invalidClient(basic, q, "client "+id+" is not registered for "+string(m))

@@ -84,7 +84,7 @@ func (a *AuthorizeSource) Code(ctx context.Context, r Request) (string, error) {
 
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode < 300 || resp.StatusCode >= 400 || loc == "" {
-		return "", fail(nil, fmt.Sprintf("authorize: AUTHORIZE_URL answered %d%s, want a 3xx redirect whose Location carries code and state "+
+		return "", fail(&oauth.HTTPStatusError{Status: resp.StatusCode}, fmt.Sprintf("authorize: AUTHORIZE_URL answered %d%s, want a 3xx redirect whose Location carries code and state "+
 			"(AUTHORIZE_URL must approve without a user; otherwise use CODE_CMD)", resp.StatusCode, snippet(body)))
 	}
 	params := redirectParams(loc)

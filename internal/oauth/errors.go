@@ -62,3 +62,10 @@ var ErrorCodes = []string{
 func ValidErrorChar(r rune) bool {
 	return r == 0x20 || r == 0x21 || (r >= 0x23 && r <= 0x5B) || (r >= 0x5D && r <= 0x7E)
 }
+
+// HTTPStatusError is an endpoint's answer that is neither what was asked
+// for nor an OAuth error: a bare status, kept so callers can tell a refusal
+// (4xx) from a failure (5xx).
+type HTTPStatusError struct{ Status int }
+
+func (e *HTTPStatusError) Error() string { return fmt.Sprintf("oauth: HTTP status %d", e.Status) }

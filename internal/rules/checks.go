@@ -43,8 +43,11 @@ func Success() Check {
 	})
 }
 
-// Rejected expects a §5.2 error response: status 400 (401 allowed for
-// invalid_client), a JSON object whose "error" is one of codes, no tokens.
+// Rejected expects a §5.2 error response: status 400 or 401, a JSON object
+// whose "error" is one of codes, no tokens. §5.2 wants 400 for every code
+// but invalid_client; RFC6749-5.2-ERROR-STATUS-400 is the one rule that
+// judges that, so a server answering 401 everywhere fails one rule, not
+// twenty. Other statuses (403, 404, 422, ...) are not §5.2 responses.
 func Rejected(codes ...*oauth.Error) Check {
 	names := make([]string, len(codes))
 	for i, c := range codes {
@@ -56,6 +59,9 @@ func Rejected(codes ...*oauth.Error) Check {
 		}
 		if r.Status >= 500 {
 			return fmt.Errorf("got server error %d", r.Status)
+		}
+		if r.Status != 400 && r.Status != 401 {
+			return fmt.Errorf("got status %d, not a §5.2 error response (400, or 401 for invalid_client)", r.Status)
 		}
 		code := r.ErrorCode()
 		if !slices.Contains(names, code) {

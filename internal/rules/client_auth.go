@@ -54,9 +54,11 @@ var (
 		Expect: []Check{Rejected(oauth.ErrInvalidClient), Status(401), HeaderPresent(oauth.HeaderWWWAuthenticate)},
 		Fault:  Fault{On: OnError, DropHeader: oauth.HeaderWWWAuthenticate},
 	}
+	// RFC 6749 puts the MUST on the client (§2.3); the server side is the
+	// invalid_request definition of §5.2, which states no MUST: SHOULD.
 	OneAuthMethod = Rule{
-		ID: "RFC6749-2.3-ONE-AUTH-METHOD", Level: MUST,
-		Source:   rfc6749("2.3", `The client MUST NOT use more than one authentication method in each request.`),
+		ID: "RFC6749-5.2-ONE-AUTH-METHOD", Level: SHOULD,
+		Source:   rfc6749("5.2", `invalid_request The request is missing a required parameter, ... utilizes more than one mechanism for authenticating the client, or is otherwise malformed.`),
 		Summary:  "a request using both Basic and body credentials is rejected",
 		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with Basic and client_secret", func(r *Request) { r.Auth = AuthBoth }),

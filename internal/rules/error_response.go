@@ -8,10 +8,18 @@ import (
 
 // §5.2 error responses, provoked with a request for an unknown code.
 
+// unknownVerifier is a well-formed code_verifier (RFC 7636 §4.1: 43-128
+// unreserved characters).
+const unknownVerifier = "tokenharness-unknown-verifier-0123456789abcdefghij"
+
+// unknownCode differs from a real redemption only in the code: it carries
+// a verifier too, so a server that checks for PKCE parameters before it
+// looks the code up still answers about the code.
 func unknownCode(s *State) Request {
 	r := Request{Step: "redeem an unknown code", Form: url.Values{
-		oauth.ParamGrantType: {oauth.GrantAuthorizationCode},
-		oauth.ParamCode:      {"tokenharness-unknown-code-0000000000"},
+		oauth.ParamGrantType:    {oauth.GrantAuthorizationCode},
+		oauth.ParamCode:         {"tokenharness-unknown-code-0000000000"},
+		oauth.ParamCodeVerifier: {unknownVerifier},
 	}}
 	if u := s.Env.RedirectURI(); u != "" {
 		r.Form.Set(oauth.ParamRedirectURI, u)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"errors"
 
 	"tokenharness/internal/oauth"
 )
@@ -37,8 +38,10 @@ var (
 		}},
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant, oauth.ErrInvalidRequest)},
 	}
+	// RFC 7636 §4.1 tells the client how to make a verifier; §4.6 only has
+	// the server compare. Rejecting a malformed one is good practice: SHOULD.
 	PKCEVerifierSyntax = Rule{
-		ID: "RFC7636-4.1-VERIFIER-SYNTAX", Level: MUST,
+		ID: "RFC7636-4.1-VERIFIER-SYNTAX", Level: SHOULD,
 		Source:   rfc7636("4.1", `code-verifier = 43*128unreserved`),
 		Summary:  "a code_verifier shorter than 43 characters is rejected even if it matches",
 		Profiles: pkceProfiles, Needs: []Need{NeedCode},
@@ -64,8 +67,14 @@ var (
 					return Outcome{Skip: u.Reason}
 				}
 				// Refusing to issue a code without a challenge enforces the rule
-				// at the authorization endpoint, which is as good.
-				return Outcome{Note: "the authorization endpoint refused a request without code_challenge: " + err.Error()}
+				// at the authorization endpoint, which is as good -- but only a
+				// refusal counts: an OAuth error or a 4xx, not a crash or a hang.
+				var oe *oauth.Error
+				var se *oauth.HTTPStatusError
+				if errors.As(err, &oe) || errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+					return Outcome{Note: "the authorization endpoint refused a request without code_challenge: " + err.Error()}
+				}
+				return SetupFailed(nil, err)
 			}
 			r := Redeem(g)
 			r.Step = "redeem a code issued without PKCE"

@@ -33,6 +33,14 @@ var (
 		Expect: []Check{Status(200), Field(oauth.ParamAccessToken, NonEmptyString()), HeaderToken(oauth.HeaderCacheControl, "no-store")},
 		Fault:  Fault{On: OnRefreshSuccess, DropField: oauth.ParamAccessToken},
 	}
+	RefreshWrongSecret = Rule{
+		ID: "RFC6749-6-REFRESH-WRONG-SECRET", Level: MUST,
+		Source:   rfc6749("6", `If the client type is confidential or the client was issued client credentials (or assigned other authentication requirements), the client MUST authenticate with the authorization server as described in Section 3.2.1.`),
+		Summary:  "a refresh with a wrong client secret is rejected with invalid_client",
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
+		Send:   refreshWith("refresh with a wrong secret", func(r *Request) { r.Auth = AuthWrongSecret }),
+		Expect: []Check{Rejected(oauth.ErrInvalidClient)},
+	}
 	RefreshClientBound = Rule{
 		ID: "RFC6749-6-REFRESH-CLIENT-BOUND", Level: MUST,
 		Source:   rfc6749("6", `validate the refresh token and ensure that it was issued to the authenticated client`),
@@ -128,7 +136,7 @@ var (
 	}
 )
 
-var refresh = []Rule{RefreshIssuesAccess, RefreshClientBound, RefreshNoUpscope, RefreshInvalid, RefreshWithoutRedirect, RefreshRotation, RefreshReuseRejected, RefreshReuseRevokesFamily}
+var refresh = []Rule{RefreshIssuesAccess, RefreshWrongSecret, RefreshClientBound, RefreshNoUpscope, RefreshInvalid, RefreshWithoutRedirect, RefreshRotation, RefreshReuseRejected, RefreshReuseRevokesFamily}
 
 func rotated(x *oauth.Exchange) error {
 	got := Str(x, oauth.ParamRefreshToken)
