@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
 )
 
@@ -113,6 +114,9 @@ func (c *CommandSource) Code(ctx context.Context, r Request) (string, error) {
 	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
+			if refusal := parseRefusal(stdout.Bytes()); refusal != nil {
+				return "", refusal
+			}
 			return "", fail(err, fmt.Sprintf("CODE_CMD exited with status %d%s", exit.ExitCode(), stderr.summary()))
 		}
 		return "", fail(err, "running CODE_CMD: "+err.Error())
@@ -120,12 +124,35 @@ func (c *CommandSource) Code(ctx context.Context, r Request) (string, error) {
 	return parseCode(stdout.Bytes())
 }
 
-// parseCode accepts the bare code on one line or {"code": "…"}. Messages
-// never quote the output: it may hold the code.
+// parseRefusal reads {"error": "…", "error_description": "…"}: the command's
+// way to say the authorization server refused the request (RFC 6749
+// §4.1.2.1), as opposed to the command failing. It returns nil otherwise.
+func parseRefusal(out []byte) error {
+	var v struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(out), &v) != nil || v.Error == "" {
+		return nil
+	}
+	oe := &oauth.Error{Code: v.Error, Description: v.Description}
+	msg := "CODE_CMD: the authorization server refused: " + v.Error
+	if v.Description != "" {
+		msg += ": " + redact.String(v.Description)
+	}
+	return fail(oe, msg)
+}
+
+// parseCode accepts the bare code on one line or {"code": "…"}, and
+// {"error": "…"} for a refusal. Messages never quote the output: it may
+// hold the code.
 func parseCode(out []byte) (string, error) {
 	s := strings.TrimSpace(string(out))
 	if s == "" {
 		return "", fail(nil, "CODE_CMD printed nothing: it must print one fresh authorization code on stdout")
+	}
+	if refusal := parseRefusal(out); refusal != nil {
+		return "", refusal
 	}
 	if strings.HasPrefix(s, "{") {
 		var v map[string]any
