@@ -2,7 +2,6 @@ package load
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,9 +74,7 @@ func newRequests(e Endpoint) *requests {
 	authParams := func(b []byte) []byte { return b }
 	switch e.Auth {
 	case oauth.AuthBasic, "":
-		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic.
-		cred := url.QueryEscape(e.ClientID) + ":" + url.QueryEscape(e.ClientSecret)
-		h.Set(oauth.HeaderAuthorization, "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
+		h.Set(oauth.HeaderAuthorization, oauth.BasicAuthorization(e.ClientID, e.ClientSecret))
 	case oauth.AuthPost:
 		authParams = func(b []byte) []byte {
 			b = appendParam(b, oauth.ParamClientID, e.ClientID)

@@ -3,7 +3,6 @@ package conform
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -218,13 +217,11 @@ func (e *env) build(r rules.Request) oauth.Request {
 	return req
 }
 
-// applyAuth adds client authentication per RFC 6749 §2.3.1: Basic encodes
-// the form-urlencoded id and secret.
+// applyAuth adds client authentication as method m (RFC 6749 §2.3.1).
 func applyAuth(m oauth.AuthMethod, id, secret string, form url.Values, h http.Header) {
 	switch m {
 	case oauth.AuthBasic:
-		cred := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
-		h.Set(oauth.HeaderAuthorization, "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
+		h.Set(oauth.HeaderAuthorization, oauth.BasicAuthorization(id, secret))
 	case oauth.AuthPost:
 		form.Set(oauth.ParamClientID, id)
 		form.Set(oauth.ParamClientSecret, secret)

@@ -7,6 +7,11 @@
 // validation code, or a shared bug would hide itself.
 package oauth
 
+import (
+	"encoding/base64"
+	"net/url"
+)
+
 // Request and response parameter names (RFC 6749 §4.1.3, §5.1, §6; RFC 7636 §4).
 const (
 	ParamGrantType             = "grant_type"
@@ -82,3 +87,10 @@ const (
 	MediaForm = "application/x-www-form-urlencoded"
 	MediaJSON = "application/json"
 )
+
+// BasicAuthorization is the Authorization header value for client_secret_basic.
+// RFC 6749 §2.3.1: the client identifier and password are encoded with the
+// application/x-www-form-urlencoded algorithm before Basic encoding.
+func BasicAuthorization(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
