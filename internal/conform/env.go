@@ -129,8 +129,12 @@ func (e *env) learn(x *oauth.Exchange) {
 	if x.Response == nil {
 		return
 	}
+	obj, err := x.Response.Object()
+	if err != nil {
+		return
+	}
 	for _, k := range redact.SecretParams {
-		if s, ok := x.Response.String(k); ok {
+		if s, ok := obj[k].(string); ok {
 			e.r.red.Add(s)
 		}
 	}

@@ -425,10 +425,10 @@ func TestRegisterSecrets(t *testing.T) {
 	}
 }
 
-// TestKeysMatchTags keeps Keys, Config and the file schema in step.
+// TestKeysMatchTags keeps Keys and Config's YAML tags in step.
 func TestKeysMatchTags(t *testing.T) {
 	t.Parallel()
-	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[fileConfig]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config]()} {
 		var tags []string
 		for f := range typ.Fields() {
 			if tag := f.Tag.Get("yaml"); tag != "" {

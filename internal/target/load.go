@@ -9,31 +9,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"tokenharness/internal/oauth"
 )
-
-// fileConfig is Config as written in YAML: the timeout is text, parsed
-// here so a bad value gets this package's message rather than YAML's.
-type fileConfig struct {
-	Target        string            `yaml:"target"`
-	Profile       string            `yaml:"profile"`
-	ClientID      string            `yaml:"client_id"`
-	ClientSecret  string            `yaml:"client_secret"`
-	ClientAuth    string            `yaml:"client_auth"`
-	Client2ID     string            `yaml:"client2_id"`
-	Client2Secret string            `yaml:"client2_secret"`
-	RedirectURI   string            `yaml:"redirect_uri"`
-	Scope         string            `yaml:"scope"`
-	Headers       map[string]string `yaml:"headers"`
-	ReportDir     string            `yaml:"report_dir"`
-	CodeCmd       string            `yaml:"code_cmd"`
-	AuthorizeURL  string            `yaml:"authorize_url"`
-	Timeout       string            `yaml:"timeout"`
-	CAFile        string            `yaml:"ca_file"`
-	Insecure      bool              `yaml:"insecure"`
-	Quirks        []string          `yaml:"quirks"`
-}
 
 // Load reads the YAML configuration file at path over Default. Unknown
 // keys are an error naming the allowed ones.
@@ -65,8 +41,10 @@ func Parse(b []byte, name string) (Config, error) {
 		return c, bad("line %d: the file must be a mapping of keys to values, like target: https://…", root.Line)
 	}
 	var set uint32
+	var timeout *yaml.Node
+	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: root.Tag}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i]
+		k, v := root.Content[i], root.Content[i+1]
 		idx := keyIndex(k.Value)
 		if idx < 0 {
 			return c, bad("line %d: unknown key %q%s: allowed keys are %s", k.Line, k.Value, suggest(k.Value), allowedKeys())
@@ -75,24 +53,25 @@ func Parse(b []byte, name string) (Config, error) {
 			return c, bad("line %d: key %q appears twice", k.Line, k.Value)
 		}
 		set |= 1 << idx
+		// The timeout is parsed here, so a bad value gets this package's
+		// message rather than YAML's; everything else decodes into c.
+		if k.Value == "timeout" {
+			timeout = v
+			continue
+		}
+		rest.Content = append(rest.Content, k, v)
 	}
-	f := fileConfig{ReportDir: c.ReportDir, Timeout: c.Timeout.String()}
-	if err := root.Decode(&f); err != nil {
+	if err := rest.Decode(&c); err != nil {
 		return c, bad("%s", oneLine(err))
 	}
-	c = Config{
-		Target: f.Target, Profile: f.Profile,
-		ClientID: f.ClientID, ClientSecret: f.ClientSecret, ClientAuth: oauth.AuthMethod(f.ClientAuth),
-		Client2ID: f.Client2ID, Client2Secret: f.Client2Secret,
-		RedirectURI: f.RedirectURI, Scope: f.Scope, Headers: f.Headers, ReportDir: f.ReportDir,
-		CodeCmd: f.CodeCmd, AuthorizeURL: f.AuthorizeURL, CAFile: f.CAFile, Insecure: f.Insecure, Quirks: f.Quirks,
-		file: name, fromFile: set,
+	c.file, c.fromFile = name, set
+	if timeout != nil {
+		d, err := time.ParseDuration(strings.TrimSpace(timeout.Value))
+		if err != nil {
+			return c, bad("timeout %q is not a duration: use e.g. timeout: 10s", timeout.Value)
+		}
+		c.Timeout = d
 	}
-	d, err := time.ParseDuration(strings.TrimSpace(f.Timeout))
-	if err != nil {
-		return c, bad("timeout %q is not a duration: use e.g. timeout: 10s", f.Timeout)
-	}
-	c.Timeout = d
 	return c, nil
 }
 
