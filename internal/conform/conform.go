@@ -30,6 +30,9 @@ const (
 	StatusWarned  = "warned"
 	StatusWaived  = "waived"
 	StatusSkipped = "skipped"
+	// StatusInconclusive: the rule ran but could not be judged (its setup
+	// failed, a precondition answered 5xx, the target stopped answering).
+	StatusInconclusive = "inconclusive"
 )
 
 // ruleTimeout bounds one rule, whatever the target does: a rule makes at
@@ -49,7 +52,6 @@ type Verdict struct {
 	Violation string `json:"violation,omitempty"`
 	Check     string `json:"check,omitempty"`
 	Class     string `json:"class,omitempty"`
-	Setup     bool   `json:"setup,omitempty"`
 	Note      string `json:"note,omitempty"`
 	// Evidence is every exchange the rule made, redacted.
 	Evidence []oauth.Exchange `json:"evidence,omitempty"`
@@ -164,9 +166,12 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) Verdict {
 	o := rule.Run(ctx, e)
 	v.Evidence = e.evidence(r.red)
 	v.Note = r.red.String(o.Note)
-	v.Setup = o.Setup
 	if o.Skip != "" {
 		v.Status, v.Reason = StatusSkipped, o.Skip
+		return v
+	}
+	if o.Inconclusive != "" {
+		v.Status, v.Reason, v.Class = StatusInconclusive, r.red.String(o.Inconclusive), classOf(o.Judged)
 		return v
 	}
 	if o.Violation == nil {

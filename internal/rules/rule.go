@@ -127,7 +127,7 @@ func (r Rule) Run(ctx context.Context, e Env) Outcome {
 		flow = r.Send.flow()
 	}
 	o := flow(ctx, e)
-	if o.Skip != "" || o.Violation != nil || o.Judged == nil {
+	if o.Skip != "" || o.Inconclusive != "" || o.Violation != nil || o.Judged == nil {
 		return o
 	}
 	for _, c := range r.Expect {
@@ -185,9 +185,11 @@ type Outcome struct {
 	Violation error
 	// Check is the description of the check that failed, if one did.
 	Check string
-	// Setup is true when the violation happened while reaching the state
-	// the rule needs (e.g. a valid code was not redeemed).
-	Setup bool
+	// Inconclusive says why the rule could not be judged although it ran:
+	// reaching its starting state failed (a fresh code was not minted or not
+	// redeemed, a precondition answered 5xx), so the exchange proves nothing
+	// about the rule's sentence. Empty when the rule was judged.
+	Inconclusive string
 	// Skip is the reason the rule could not run; empty when it ran.
 	Skip string
 	// Note is extra evidence worth showing even when the rule held.
@@ -202,14 +204,23 @@ func Violated(x *oauth.Exchange, format string, args ...any) Outcome {
 	return Outcome{Judged: x, Violation: fmt.Errorf(format, args...)}
 }
 
+// Inconclusive returns an outcome that could not be judged, with the
+// exchange that stood in the way (may be nil) and why.
+func Inconclusive(x *oauth.Exchange, format string, args ...any) Outcome {
+	return Outcome{Judged: x, Inconclusive: fmt.Sprintf(format, args...)}
+}
+
 // SetupFailed turns an error reaching a rule's starting state into an
-// outcome: unavailable preconditions skip, anything else is a violation.
+// outcome: unavailable preconditions skip; anything else leaves the rule
+// inconclusive, since a failed precondition is not evidence against the
+// sentence the rule enforces (the rules that judge the precondition itself,
+// such as RFC6749-5.1-ACCESS-TOKEN, judge it as their own exchange).
 func SetupFailed(x *oauth.Exchange, err error) Outcome {
 	var u *Unavailable
 	if asUnavailable(err, &u) {
 		return Outcome{Skip: u.Reason}
 	}
-	return Outcome{Judged: x, Violation: fmt.Errorf("setup: %w", err), Setup: true}
+	return Inconclusive(x, "setup: %v", err)
 }
 
 // Sorted returns rules ordered by ID.
