@@ -19,6 +19,7 @@ func TestExitCode(t *testing.T) {
 		{reports.VerdictPass, 0},
 		{reports.VerdictFail, 1},
 		{reports.VerdictError, 2},
+		{reports.VerdictInconclusive, 3},
 		{"", 2},
 		{"PASS", 2},
 	} {
@@ -47,6 +48,14 @@ func TestFinalize(t *testing.T) {
 			reports.VerdictPass, reports.Summary{Total: 3, Warned: 1, Waived: 1, Skipped: 1}},
 		{"one failed rule fails", []reports.RuleResult{rule("A", "passed"), rule("B", "failed")}, "", reports.VerdictFail,
 			reports.Summary{Total: 2, Passed: 1, Failed: 1}},
+		{"a gating inconclusive rule makes the run inconclusive", []reports.RuleResult{rule("A", "passed"), rule("B", "inconclusive")}, "",
+			reports.VerdictInconclusive, reports.Summary{Total: 2, Passed: 1, Inconclusive: 1, InconclusiveGating: 1}},
+		{"a failure outranks an inconclusive rule", []reports.RuleResult{rule("A", "failed"), rule("B", "inconclusive")}, "",
+			reports.VerdictFail, reports.Summary{Total: 2, Failed: 1, Inconclusive: 1, InconclusiveGating: 1}},
+		{"a SHOULD or warned rule left inconclusive does not gate", []reports.RuleResult{
+			{ID: "A", Level: "SHOULD", Status: "inconclusive", PolicyMode: "enforce"},
+			{ID: "B", Level: "MUST", Status: "inconclusive", PolicyMode: "warn"}}, "",
+			reports.VerdictPass, reports.Summary{Total: 2, Inconclusive: 2}},
 		{"a harness error wins", []reports.RuleResult{rule("A", "failed")}, "CODE_CMD exited 1", reports.VerdictError,
 			reports.Summary{Total: 1, Failed: 1}},
 	} {
@@ -85,7 +94,7 @@ func TestConformanceValidate(t *testing.T) {
 		{"duplicate id", func(c *reports.Conformance) { c.Rules[1].ID = c.Rules[0].ID }, "id appears twice"},
 		{"stale summary", func(c *reports.Conformance) { c.Summary.Passed++ }, "does not match the rules"},
 		{"verdict disagrees with rules", func(c *reports.Conformance) { c.Verdict = reports.VerdictPass }, `verdict is "pass" but the rules say "fail"`},
-		{"unknown verdict", func(c *reports.Conformance) { c.Verdict = "meh" }, `verdict "meh" is not one of pass|fail|error`},
+		{"unknown verdict", func(c *reports.Conformance) { c.Verdict = "meh" }, `verdict "meh" is not one of pass|fail|inconclusive|error`},
 		{"error without a reason", func(c *reports.Conformance) { c.Verdict = reports.VerdictError }, "harness_error is empty"},
 		{"reason without error", func(c *reports.Conformance) { c.HarnessError = "boom" }, `harness_error is set but verdict is "fail"`},
 		{"many problems are counted", func(c *reports.Conformance) {

@@ -25,6 +25,9 @@ const (
 	VerdictPass  = "pass"
 	VerdictFail  = "fail"
 	VerdictError = "error" // the harness or its configuration failed; nothing was judged
+	// VerdictInconclusive: no gating rule failed, but at least one gating
+	// rule could not be judged, so the run proves neither pass nor fail.
+	VerdictInconclusive = "inconclusive"
 )
 
 // Rule statuses in a conformance report.
@@ -34,6 +37,9 @@ const (
 	StatusWarned  = "warned"
 	StatusWaived  = "waived"
 	StatusSkipped = "skipped"
+	// StatusInconclusive: the rule ran but could not be judged (its setup
+	// failed, a precondition answered 5xx, the spec was cut short).
+	StatusInconclusive = "inconclusive"
 )
 
 // Conformance is the result of checking one target against one profile.
@@ -64,6 +70,11 @@ type Summary struct {
 	Warned  int `json:"warned"`
 	Waived  int `json:"waived"`
 	Skipped int `json:"skipped"`
+	// Inconclusive counts rules that ran but could not be judged;
+	// InconclusiveGating those among them that would have gated the run
+	// (MUST or DOC under an enforce policy).
+	Inconclusive       int `json:"inconclusive"`
+	InconclusiveGating int `json:"inconclusive_gating"`
 }
 
 // RuleResult is one rule's verdict with its evidence.

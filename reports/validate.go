@@ -7,8 +7,8 @@ import (
 
 // Allowed values, in the order error messages name them.
 var (
-	verdicts     = []string{VerdictPass, VerdictFail, VerdictError}
-	statuses     = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped}
+	verdicts     = []string{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError}
+	statuses     = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped, StatusInconclusive}
 	levels       = []string{"MUST", "SHOULD", "MAY", "DOC"}
 	policyModes  = []string{"enforce", "warn", "waive"}
 	maxProblems  = 5 // a broken generator breaks every rule; name a few, count the rest
@@ -100,7 +100,7 @@ func (c *Conformance) Validate() error {
 	}
 	if c.Verdict != VerdictError {
 		if want := conformanceVerdict(c); c.Verdict != want && c.HarnessError == "" {
-			p.addf("verdict is %q but the rules say %q (fail iff a rule has status failed)", c.Verdict, want)
+			p.addf("verdict is %q but the rules say %q (fail iff a rule failed, else inconclusive iff a gating rule is inconclusive)", c.Verdict, want)
 		}
 	}
 	return p.err()

@@ -1,15 +1,16 @@
 package specs
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	gtypes "github.com/onsi/ginkgo/v2/types"
 
 	"tokenharness/internal/conform"
@@ -17,6 +18,7 @@ import (
 	"tokenharness/internal/rules"
 	"tokenharness/reports"
 	"tokenharness/reports/html"
+	"tokenharness/reports/junit"
 )
 
 // serverLog is the bundled mock's log, captured in process 1 before the
@@ -43,10 +45,7 @@ var _ = ReportAfterSuite("tokenharness reports", func(rep Report) {
 	if err := reports.WriteJSON(filepath.Join(dir, "report.json"), c); err != nil {
 		Fail(err.Error())
 	}
-	if err := reporters.GenerateJUnitReportWithConfig(rep, filepath.Join(dir, "junit.xml"), reporters.JunitReportConfig{
-		OmitLeafNodeType: true, OmitSpecLabels: true, OmitCapturedStdOutErr: true, OmitSuiteSetupNodes: true,
-		OmitTimelinesForSpecState: gtypes.SpecStatePassed | gtypes.SpecStateSkipped,
-	}); err != nil {
+	if err := junit.Write(filepath.Join(dir, "junit.xml"), c); err != nil {
 		Fail(fmt.Sprintf("writing junit.xml: %v", err))
 	}
 	// Last, so the page links report.json and junit.xml beside it.
@@ -74,12 +73,25 @@ func conformanceReport(rep Report) *reports.Conformance {
 		}
 		c.Rules = append(c.Rules, ruleResult(s))
 	}
+	// Catalogue order, whatever order the processes finished in, so two
+	// runs' reports diff cleanly.
+	order := map[string]int{}
+	for i, r := range rules.All() {
+		order[string(r.ID)] = i
+	}
+	slices.SortStableFunc(c.Rules, func(a, b reports.RuleResult) int { return cmp.Compare(order[a.ID], order[b.ID]) })
 	c.Finalize()
 	return c
 }
 
 func ruleResult(s gtypes.SpecReport) reports.RuleResult {
-	id, _, _ := strings.Cut(s.LeafNodeText, ":")
+	v, ok := verdictOf(s)
+	id := string(v.Rule)
+	if !ok {
+		// No verdict was recorded (the spec was skipped before it ran, or cut
+		// short): the spec's label names its rule.
+		id = ruleLabel(s)
+	}
 	r, _ := rules.ByID(rules.ID(id))
 	pol := r.Profiles[run.profile]
 	out := reports.RuleResult{
@@ -88,7 +100,6 @@ func ruleResult(s gtypes.SpecReport) reports.RuleResult {
 		PolicyMode: string(pol.Mode), PolicyReason: pol.Reason, Expects: r.Expects(),
 		DurationMS: float64(s.RunTime) / float64(time.Millisecond),
 	}
-	v, ok := verdictOf(s)
 	switch {
 	case ok:
 		out.Status, out.Reason, out.Violation, out.Class = v.Status, v.Reason, v.Violation, v.Class
@@ -101,12 +112,22 @@ func ruleResult(s gtypes.SpecReport) reports.RuleResult {
 	case s.State == gtypes.SpecStateSkipped:
 		out.Status, out.Reason = reports.StatusSkipped, "not run: "+skipWhy(s)
 	default:
-		// The spec ended before the rule produced a verdict: a timeout,
-		// an interrupt or a panic. That is a failure of the rule.
-		out.Status, out.Reason = reports.StatusFailed, redact.String(s.State.String()+": "+s.Failure.Message)
-		out.Violation = out.Reason
+		// The spec ended before the rule produced a verdict: a timeout, an
+		// interrupt or a panic. Nothing was judged, so it is not evidence
+		// against the server either way.
+		out.Status, out.Reason = reports.StatusInconclusive, redact.String("not judged: "+s.State.String()+": "+s.Failure.Message)
 	}
 	return out
+}
+
+// ruleLabel is the rule ID among a spec's labels ("rule:<ID>").
+func ruleLabel(s gtypes.SpecReport) string {
+	for _, l := range s.Labels() {
+		if id, ok := strings.CutPrefix(l, "rule:"); ok {
+			return id
+		}
+	}
+	return ""
 }
 
 func skipWhy(s gtypes.SpecReport) string {

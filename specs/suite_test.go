@@ -114,8 +114,13 @@ var _ = func() bool {
 		It(r.SpecText(), Label(r.Labels()...), func(ctx SpecContext) {
 			v := runner.Run(ctx, r)
 			AddReportEntry(verdictEntry, v, ReportEntryVisibilityFailureOrVerbose)
-			if v.Status == conform.StatusSkipped {
+			switch v.Status {
+			case conform.StatusSkipped:
 				Skip(v.Reason)
+			case conform.StatusInconclusive:
+				// Not a Ginkgo failure: the report (and the exit status the
+				// CLI derives from it) says "inconclusive" on its own.
+				Skip("inconclusive: " + v.Reason)
 			}
 			Expect(v).To(Pass())
 		}, SpecTimeout(3*time.Minute))

@@ -15,6 +15,8 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // a gate failed: a MUST rule, a load threshold, a regression
 	exitConfig = 2 // bad configuration or a harness error; nothing was judged
+	// 3 (reports.ExitCode of "inconclusive"): nothing gating failed, but a
+	// gating rule or check could not be judged.
 )
 
 type command struct {

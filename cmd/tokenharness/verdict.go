@@ -29,20 +29,31 @@ func verdictCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "tokenharness: ERROR: no conformance report at %s (%v): the suite did not run; see the output above\n", path, err)
 		return exitConfig
 	}
+	if c.Verdict == reports.VerdictError {
+		fmt.Fprintf(os.Stderr, "tokenharness: ERROR (harness or configuration, nothing was judged): %s\n", c.HarnessError)
+		return reports.ExitCode(c.Verdict)
+	}
+	// What needs attention first, the verdict last: a CI log's last line
+	// is the one people read.
+	for _, r := range c.Rules {
+		switch {
+		case r.Status == reports.StatusFailed:
+			fmt.Printf("  failed        %-40s %s\n", r.ID, r.Violation)
+		case r.Status == reports.StatusInconclusive && r.Gating():
+			fmt.Printf("  inconclusive  %-40s %s\n", r.ID, r.Reason)
+		}
+	}
+	s := c.Summary
+	counts := fmt.Sprintf("%d rules: %d passed, %d failed, %d inconclusive (%d gating), %d warned, %d waived, %d skipped",
+		s.Total, s.Passed, s.Failed, s.Inconclusive, s.InconclusiveGating, s.Warned, s.Waived, s.Skipped)
+	page := filepath.Join(*dir, "conformance", "report.html")
 	switch c.Verdict {
 	case reports.VerdictPass:
-		fmt.Printf("tokenharness: PASS — profile %s, %d rules: %d passed, %d warned, %d waived, %d skipped (report: %s)\n",
-			c.Profile, c.Summary.Total, c.Summary.Passed, c.Summary.Warned, c.Summary.Waived, c.Summary.Skipped, filepath.Join(*dir, "conformance", "report.html"))
+		fmt.Printf("tokenharness: PASS — profile %s, %s (report: %s)\n", c.Profile, counts, page)
 	case reports.VerdictFail:
-		fmt.Printf("tokenharness: FAIL — profile %s: %d gating rule(s) failed:\n", c.Profile, c.Summary.Failed)
-		for _, r := range c.Rules {
-			if r.Status == reports.StatusFailed {
-				fmt.Printf("  %-40s %s\n", r.ID, r.Violation)
-			}
-		}
-		fmt.Printf("report: %s\n", filepath.Join(*dir, "conformance", "report.html"))
-	default:
-		fmt.Fprintf(os.Stderr, "tokenharness: ERROR (harness or configuration, nothing was judged): %s\n", c.HarnessError)
+		fmt.Printf("tokenharness: FAIL — profile %s: %d gating rule(s) failed; %s (report: %s)\n", c.Profile, s.Failed, counts, page)
+	case reports.VerdictInconclusive:
+		fmt.Printf("tokenharness: INCONCLUSIVE — profile %s: no gating rule failed, %d could not be judged; %s (report: %s)\n", c.Profile, s.InconclusiveGating, counts, page)
 	}
 	return reports.ExitCode(c.Verdict)
 }

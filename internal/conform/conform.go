@@ -21,18 +21,18 @@ import (
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
-// Statuses a verdict can have; they match the report schema.
+// Statuses a verdict can have: the report schema's vocabulary, declared once
+// in package reports.
 const (
-	StatusPassed  = "passed"
-	StatusFailed  = "failed"
-	StatusWarned  = "warned"
-	StatusWaived  = "waived"
-	StatusSkipped = "skipped"
-	// StatusInconclusive: the rule ran but could not be judged (its setup
-	// failed, a precondition answered 5xx, the target stopped answering).
-	StatusInconclusive = "inconclusive"
+	StatusPassed       = reports.StatusPassed
+	StatusFailed       = reports.StatusFailed
+	StatusWarned       = reports.StatusWarned
+	StatusWaived       = reports.StatusWaived
+	StatusSkipped      = reports.StatusSkipped
+	StatusInconclusive = reports.StatusInconclusive
 )
 
 // ruleTimeout bounds one rule, whatever the target does: a rule makes at
@@ -276,21 +276,7 @@ func (v Verdict) String() string {
 	}
 	b.WriteString("\n")
 	for _, x := range v.Evidence {
-		fmt.Fprintf(&b, "  %s: %s %s", x.Step, x.Request.Method, x.Request.URL)
-		if x.Response != nil {
-			fmt.Fprintf(&b, " -> %d %s", x.Response.Status, oneLine(string(x.Response.Body), 200))
-		} else {
-			fmt.Fprintf(&b, " -> no response (%s) %s", x.Class, x.Err)
-		}
-		b.WriteString("\n")
+		b.WriteString("  " + x.Summary() + "\n")
 	}
 	return b.String()
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -153,3 +153,23 @@ func jsonKind(v any) string {
 
 // JSONKind names the JSON type of a decoded value ("string", "number", ...).
 func JSONKind(v any) string { return jsonKind(v) }
+
+// Summary is x on one line for consoles and JUnit: step, request line and
+// the status with the start of the body, or the transport failure. It shows
+// x as it is, so callers pass exchanges that are already redacted.
+func (x *Exchange) Summary() string {
+	s := fmt.Sprintf("%s: %s %s", x.Step, x.Request.Method, x.Request.URL)
+	if x.Response != nil {
+		return s + fmt.Sprintf(" -> %d %s", x.Response.Status, oneLine(string(x.Response.Body), 200))
+	}
+	return s + fmt.Sprintf(" -> no response (%s) %s", x.Class, x.Err)
+}
+
+// oneLine collapses s's whitespace and cuts it to n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
+}

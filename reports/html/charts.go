@@ -405,7 +405,7 @@ func statusBar(s reports.Summary) template.HTML {
 		status string
 		n      int
 	}{
-		{reports.StatusPassed, s.Passed}, {reports.StatusFailed, s.Failed}, {reports.StatusWarned, s.Warned},
+		{reports.StatusPassed, s.Passed}, {reports.StatusFailed, s.Failed}, {reports.StatusInconclusive, s.Inconclusive}, {reports.StatusWarned, s.Warned},
 		{reports.StatusWaived, s.Waived}, {reports.StatusSkipped, s.Skipped},
 	} {
 		if part.n == 0 || s.Total == 0 {

@@ -60,8 +60,8 @@ const openLimit = 3
 // statusOrder puts what needs attention first; within a status the
 // producer's (catalogue) order is kept.
 var statusOrder = map[string]int{
-	reports.StatusFailed: 0, reports.StatusWarned: 1, reports.StatusSkipped: 2,
-	reports.StatusWaived: 3, reports.StatusPassed: 4,
+	reports.StatusFailed: 0, reports.StatusInconclusive: 1, reports.StatusWarned: 2, reports.StatusSkipped: 3,
+	reports.StatusWaived: 4, reports.StatusPassed: 5,
 }
 
 // Conformance writes r as a self-contained HTML page: the verdict, counts,
@@ -123,6 +123,9 @@ func conformanceVerdictText(verdict string, s reports.Summary) string {
 		return "No enforced MUST or DOC rule failed."
 	case reports.VerdictFail:
 		return fmt.Sprintf("%d enforced %s failed.", s.Failed, plural(s.Failed, "rule", "rules"))
+	case reports.VerdictInconclusive:
+		return fmt.Sprintf("No enforced rule failed, but %d enforced %s could not be judged (setup failed or a precondition answered 5xx): the run proves neither pass nor fail.",
+			s.InconclusiveGating, plural(s.InconclusiveGating, "rule", "rules"))
 	case reports.VerdictError:
 		return "The harness could not judge the target; no rule verdict is meaningful."
 	}

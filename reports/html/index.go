@@ -34,8 +34,8 @@ func EntryFor(report any) (IndexEntry, error) {
 		s := reports.Summarize(r.Rules)
 		return IndexEntry{
 			Kind: reports.KindConformance, Profile: r.Profile, Verdict: r.Verdict, Target: r.Target, StartedAt: r.StartedAt,
-			Headline: fmt.Sprintf("%d rules: %d passed, %d failed, %d warned, %d waived, %d skipped",
-				s.Total, s.Passed, s.Failed, s.Warned, s.Waived, s.Skipped),
+			Headline: fmt.Sprintf("%d rules: %d passed, %d failed, %d inconclusive, %d warned, %d waived, %d skipped",
+				s.Total, s.Passed, s.Failed, s.Inconclusive, s.Warned, s.Waived, s.Skipped),
 		}, nil
 	case *reports.Load:
 		return IndexEntry{
