@@ -370,7 +370,7 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 	if fam.client != c.ID && !q.On(rules.RefreshClientBound.ID) {
 		return fail(oauth.ErrInvalidGrant, "refresh token was issued to another client")
 	}
-	scope := fam.scope
+	scope, narrowed := fam.scope, false
 	if asked, has := form[oauth.ParamScope]; has {
 		want, ok := parseScope(asked)
 		if !ok {
@@ -380,7 +380,12 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 		// RFC 6749 §6: "The requested scope MUST NOT include any scope not
 		// originally granted by the resource owner".
 		if !subset(want, granted) && !q.On(rules.RefreshNoUpscope.ID) {
-			return fail(oauth.ErrInvalidScope, "requested scope exceeds the scope originally granted")
+			if !q.On(rules.VarUpscopeIgnored.ID) {
+				return fail(oauth.ErrInvalidScope, "requested scope exceeds the scope originally granted")
+			}
+			// The variation: RFC 6749 §3.3 "The authorization server MAY
+			// fully or partially ignore the scope requested by the client".
+			want, narrowed = granted, true
 		}
 		scope = strings.Join(want, " ")
 	}
@@ -434,7 +439,12 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 		// the client keeps the one it has.
 		next = ""
 	}
-	return s.tokens(oauth.GrantRefreshToken, access, next, scope)
+	rep := s.tokens(oauth.GrantRefreshToken, access, next, scope)
+	if narrowed {
+		// RFC 6749 §5.1: scope is REQUIRED when it differs from the request.
+		rep.set(oauth.ParamScope, scope)
+	}
+	return rep
 }
 
 // rotates reports whether a refresh rotates the refresh token.

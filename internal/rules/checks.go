@@ -266,10 +266,17 @@ func EqualFold(want string) Pred {
 	}}
 }
 
-// JWT: a compact JWS whose header names alg and whose claims include each
-// of claims.
+// JWT: a compact JWS whose header names alg (any algorithm but "none" when
+// alg is empty) and whose claims include each of claims.
 func JWT(alg string, claims ...string) Pred {
-	return Pred{fmt.Sprintf("is a %s JWT with claims %s", alg, strings.Join(claims, ", ")), func(v any, ok bool) error {
+	desc := "is a signed JWT (any alg but none)"
+	if alg != "" {
+		desc = "is a " + alg + " JWT"
+	}
+	if len(claims) > 0 {
+		desc += " with claims " + strings.Join(claims, ", ")
+	}
+	return Pred{desc, func(v any, ok bool) error {
 		s, isStr := v.(string)
 		if !ok || !isStr {
 			return fmt.Errorf("is %s, not a string", oauth.JSONKind(v))
@@ -282,7 +289,8 @@ func JWT(alg string, claims ...string) Pred {
 		if err := decodeSegment(parts[0], &hdr); err != nil {
 			return fmt.Errorf("header: %w", err)
 		}
-		if hdr["alg"] != alg {
+		got, _ := hdr["alg"].(string)
+		if alg != "" && got != alg || alg == "" && (got == "" || strings.EqualFold(got, "none")) {
 			return fmt.Errorf("header alg is %v", hdr["alg"])
 		}
 		var body map[string]any
@@ -326,3 +334,17 @@ func Str(x *oauth.Exchange, name string) string {
 
 // Won reports whether x issued tokens.
 func Won(x *oauth.Exchange) bool { return Success().Fn(x) == nil }
+
+// answerOf names what x got, coarsely enough that two answers to the same
+// question compare equal: the status and the OAuth error code, or the
+// transport failure. Tokens are never part of it.
+func answerOf(x *oauth.Exchange) string {
+	r, err := x.Got()
+	if err != nil {
+		return "no response (" + err.Error() + ")"
+	}
+	if c := r.ErrorCode(); c != "" {
+		return fmt.Sprintf("status %d with error %s", r.Status, c)
+	}
+	return fmt.Sprintf("status %d", r.Status)
+}

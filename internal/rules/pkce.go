@@ -67,12 +67,18 @@ var (
 					return Outcome{Skip: u.Reason}
 				}
 				// Refusing to issue a code without a challenge enforces the rule
-				// at the authorization endpoint, which is as good -- but only a
-				// refusal counts: an OAuth error or a 4xx, not a crash or a hang.
+				// at the authorization endpoint, which is as good -- but only the
+				// refusal RFC 7636 §4.4.1 names counts: "the authorization
+				// endpoint MUST return the authorization error response with the
+				// "error" value set to "invalid_request"". Any other refusal (a
+				// database error, temporarily_unavailable, access_denied, a bare
+				// 4xx page) says nothing about PKCE: the rule is not judged.
 				var oe *oauth.Error
-				var se *oauth.HTTPStatusError
-				if errors.As(err, &oe) || errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+				if errors.As(err, &oe) && oe.Code == oauth.ErrInvalidRequest.Code {
 					return Outcome{Note: "the authorization endpoint refused a request without code_challenge: " + err.Error()}
+				}
+				if errors.As(err, &oe) {
+					return Inconclusive(nil, "the authorization endpoint refused a request without code_challenge with %q, not the invalid_request RFC 7636 §4.4.1 names for a missing challenge: the refusal may have another cause, so PKCE enforcement was not judged (%v)", oe.Code, err)
 				}
 				return SetupFailed(nil, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"tokenharness/internal/oauth"
@@ -22,6 +23,9 @@ func refreshWith(step string, edit func(*Request)) *Send {
 }
 
 var rotationProfiles = Only(OAuth21)
+
+// upscope is a scope no authorization server granted the harness.
+const upscope = "tokenharness.upscope"
 
 var (
 	RefreshIssuesAccess = Rule{
@@ -49,17 +53,40 @@ var (
 		Send:   refreshWith("refresh as the second client", func(r *Request) { r.Client = Client2 }),
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
 	}
+	// §6 leaves the server two answers to a wider scope: refuse it
+	// (invalid_scope, §5.2) or, as §3.3 allows ("The authorization server MAY
+	// fully or partially ignore the scope requested by the client"), issue
+	// the originally granted scope and say so in "scope" (§5.1). Only a token
+	// issued with the extra scope breaks the sentence.
 	RefreshNoUpscope = Rule{
 		ID: "RFC6749-6-REFRESH-NO-UPSCOPE", Level: MUST,
 		Source:   rfc6749("6", `The requested scope MUST NOT include any scope not originally granted by the resource owner`),
-		Summary:  "a refresh cannot widen the scope originally granted",
+		Summary:  "a refresh cannot widen the scope originally granted: refused, or the extra scope ignored",
 		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedScope},
-		Send: &Send{From: FromTokens, Build: func(s *State) Request {
-			r := Refresh(s.Env, s.Refresh)
+		Flow: func(ctx context.Context, e Env) Outcome {
+			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
+			if err != nil || rt == "" {
+				return setupNoRefresh(x, err)
+			}
+			r := Refresh(e, rt)
 			r.Step = "refresh asking for a wider scope"
-			r.Form.Set(oauth.ParamScope, strings.TrimSpace(s.Env.Scope()+" tokenharness.upscope"))
-			return r
-		}},
+			r.Form.Set(oauth.ParamScope, strings.TrimSpace(e.Scope()+" "+upscope))
+			x = e.Do(ctx, r)
+			if !Won(x) {
+				return Judge(x) // a refusal: Expect says which one
+			}
+			// §5.1: scope is "OPTIONAL, if identical to the scope requested by
+			// the client; otherwise, REQUIRED". A response without it states
+			// that the requested, wider scope was granted.
+			granted, said := x.Response.String(oauth.ParamScope)
+			switch {
+			case !said:
+				return Violated(x, "the refresh asking for %q was answered with tokens and no scope member, which under RFC 6749 §5.1 means the requested scope was granted; a server that ignored the extra scope must say which scope it issued", r.Form.Get(oauth.ParamScope))
+			case slices.Contains(strings.Fields(granted), upscope):
+				return Violated(x, "the refresh issued a token with scope %q, which includes %q, never granted", granted, upscope)
+			}
+			return Outcome{Note: "the server ignored the extra scope and issued " + granted}
+		},
 		Expect: []Check{Rejected(oauth.ErrInvalidScope)},
 	}
 	RefreshInvalid = Rule{

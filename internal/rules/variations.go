@@ -75,6 +75,24 @@ var (
 		Why:      "RFC 6749 §6: The authorization server MAY issue a new refresh token",
 		Profiles: []Profile{RFC6749, Commoninja},
 	}
+	VarUpscopeIgnored = Variation{
+		ID: "VAR-UPSCOPE-IGNORED", Summary: "a refresh asking for a wider scope gets the originally granted scope, said in scope",
+		Why:      "RFC 6749 §3.3: The authorization server MAY fully or partially ignore the scope requested by the client; §5.1 then requires scope in the response.",
+		Profiles: allProfiles,
+	}
+	VarNoPragma = Variation{
+		ID: "VAR-NO-PRAGMA", Summary: "token responses carry Cache-Control: no-store and no Pragma",
+		Why:      "draft-ietf-oauth-v2-1 §3.2.3 requires only Cache-Control: no-store on token responses.",
+		Profiles: []Profile{OAuth21},
+		Fault:    Fault{On: OnAny, DropHeader: oauth.HeaderPragma},
+	}
+	VarJWTOtherAlg = Variation{
+		ID: "VAR-JWT-OTHER-ALG", Summary: "the JWT access token is signed with ES256 and carries other claims",
+		Why:      "dressipi: the document says the endpoint issues \"a JWT\"; the HS256 algorithm and the claims appear only in an example.",
+		Profiles: []Profile{Dressipi},
+		Fault: Fault{On: OnSuccess, SetField: oauth.ParamAccessToken,
+			Value: "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJqdGkiOiJ0b2tlbmhhcm5lc3MtdmFyaWF0aW9uIn0.c2lnbmF0dXJlLW5vdC1jaGVja2Vk"},
+	}
 	VarNoRotation = Variation{
 		ID: "VAR-NO-ROTATION", Summary: "refresh responses keep the refresh token",
 		Why:      "dressipi: It may return an updated refresh token (may, not must).",
@@ -85,5 +103,5 @@ var (
 // Variations lists every legal variation.
 func Variations() []Variation {
 	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
-		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation}
+		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg}
 }
