@@ -209,6 +209,11 @@ var behaviouralCases = map[rules.ID]quirkCase{
 	}, "400 invalid_client"},
 	rules.VarRefreshRotation.ID: {rules.RFC6749, nil, rotation, "not rotated"},
 	rules.VarNoRotation.ID:      {rules.Dressipi, nil, rotation, "rotated"},
+	rules.VarUpscopeIgnored.ID: {rules.RFC6749, nil, func(h *harness) string {
+		f := h.refreshForm(h.tokens(codeOpts{scope: "read"}).str("refresh_token"))
+		f.Set("scope", "read tokenharness.upscope")
+		return h.post(f, h.auth(1)).summary()
+	}, "400 invalid_scope"},
 }
 
 func rotation(h *harness) string {

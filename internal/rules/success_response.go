@@ -61,8 +61,8 @@ var (
 	}
 	PragmaNoCache = Rule{
 		ID: "RFC6749-5.1-PRAGMA-NO-CACHE", Level: MUST,
-		Source:   rfc6749("5.1", `... as well as the "Pragma" response header field [RFC2616] with a value of "no-cache".`),
-		Summary:  "token responses carry Pragma: no-cache",
+		Source:  rfc6749("5.1", `... as well as the "Pragma" response header field [RFC2616] with a value of "no-cache".`),
+		Summary: "token responses carry Pragma: no-cache",
 		Profiles: Everywhere().With(OAuth21,
 			Waive("OAuth 2.1 (draft-ietf-oauth-v2-1 §3.2.3) requires only Cache-Control: no-store on token responses; Pragma, an HTTP/1.0 header, is no longer required")),
 		Needs: []Need{NeedCode}, Send: redeemFresh,
