@@ -1,12 +1,7 @@
 package specs
 
 import (
-	"cmp"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,50 +9,34 @@ import (
 	gtypes "github.com/onsi/ginkgo/v2/types"
 
 	"tokenharness/internal/conform"
+	"tokenharness/internal/gate"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/reports"
-	"tokenharness/reports/html"
-	"tokenharness/reports/junit"
 )
 
-// serverLog is the bundled mock's log, captured in process 1 before the
-// mock is torn down, for the report when a rule failed.
-var serverLog func() string
-
+// capturedLog is the bundled mock's log, read in process 1 before the mock
+// is torn down, for the report when a rule failed.
 var capturedLog string
 
 var _ = SynchronizedAfterSuite(func() {}, func() {
-	if serverLog != nil {
-		capturedLog = serverLog()
+	if started != nil && started.Log != nil {
+		capturedLog = started.Log()
 	}
 })
 
+// The three outputs are written by internal/gate from the verdicts the
+// specs recorded, exactly as the tokenharness binary writes them.
 var _ = ReportAfterSuite("tokenharness reports", func(rep Report) {
-	dir := filepath.Join(run.reportDir(), "conformance")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		Fail(fmt.Sprintf("creating the report directory %s: %v", dir, err))
-	}
 	c := conformanceReport(rep)
-	if c.Summary.Failed > 0 && capturedLog != "" {
-		c.ServerLog = redact.String(capturedLog)
-	}
-	if err := reports.WriteJSON(filepath.Join(dir, "report.json"), c); err != nil {
+	if err := gate.Write(run.reportDir(), c); err != nil {
 		Fail(err.Error())
-	}
-	if err := junit.Write(filepath.Join(dir, "junit.xml"), c); err != nil {
-		Fail(fmt.Sprintf("writing junit.xml: %v", err))
-	}
-	// Last, so the page links report.json and junit.xml beside it.
-	if err := html.WriteReport(dir); err != nil {
-		Fail(fmt.Sprintf("writing report.html: %v", err))
 	}
 })
 
 // conformanceReport turns Ginkgo's report into the documented schema.
 func conformanceReport(rep Report) *reports.Conformance {
 	c := &reports.Conformance{
-		APIVersion: reports.APIVersion, Kind: reports.KindConformance,
 		Profile: string(run.profile), Target: redact.String(resolvedTarget.Target), TargetKind: resolvedTarget.Kind, TargetNote: resolvedTarget.Note,
 		ClientAuth: string(run.cfg.ClientAuth), StartedAt: rep.StartTime, FinishedAt: rep.EndTime,
 	}
@@ -73,50 +52,32 @@ func conformanceReport(rep Report) *reports.Conformance {
 		}
 		c.Rules = append(c.Rules, ruleResult(s))
 	}
-	// Catalogue order, whatever order the processes finished in, so two
-	// runs' reports diff cleanly.
-	order := map[string]int{}
-	for i, r := range rules.All() {
-		order[string(r.ID)] = i
-	}
-	slices.SortStableFunc(c.Rules, func(a, b reports.RuleResult) int { return cmp.Compare(order[a.ID], order[b.ID]) })
-	c.Finalize()
+	gate.Finish(c, &gate.Target{Log: func() string { return capturedLog }})
 	return c
 }
 
 func ruleResult(s gtypes.SpecReport) reports.RuleResult {
 	v, ok := verdictOf(s)
-	id := string(v.Rule)
+	id := v.Rule
 	if !ok {
 		// No verdict was recorded (the spec was skipped before it ran, or cut
 		// short): the spec's label names its rule.
-		id = ruleLabel(s)
+		id = rules.ID(ruleLabel(s))
 	}
-	r, _ := rules.ByID(rules.ID(id))
-	pol := r.Profiles[run.profile]
-	out := reports.RuleResult{
-		ID: id, Level: string(r.Level), Summary: r.Summary,
-		SourceDoc: r.Source.Doc, SourceSection: r.Source.Section, SourceURL: r.Source.URL, Quote: r.Source.Quote,
-		PolicyMode: string(pol.Mode), PolicyReason: pol.Reason, Expects: r.Expects(),
-		DurationMS: float64(s.RunTime) / float64(time.Millisecond),
-	}
+	r, _ := rules.ByID(id)
 	switch {
 	case ok:
-		out.Status, out.Reason, out.Violation, out.Class = v.Status, v.Reason, v.Violation, v.Class
-		if v.Note != "" && out.Reason == "" {
-			out.Reason = v.Note
-		}
-		if v.Status != conform.StatusPassed {
-			out.Evidence = v.Evidence
-		}
 	case s.State == gtypes.SpecStateSkipped:
-		out.Status, out.Reason = reports.StatusSkipped, "not run: "+skipWhy(s)
+		v = conform.Verdict{Status: reports.StatusSkipped, Reason: "not run: " + skipWhy(s)}
 	default:
 		// The spec ended before the rule produced a verdict: a timeout, an
 		// interrupt or a panic. Nothing was judged, so it is not evidence
 		// against the server either way.
-		out.Status, out.Reason = reports.StatusInconclusive, redact.String("not judged: "+s.State.String()+": "+s.Failure.Message)
+		v = conform.Verdict{Status: reports.StatusInconclusive, Reason: redact.String("not judged: " + s.State.String() + ": " + s.Failure.Message)}
 	}
+	out := gate.Result(run.profile, r, v)
+	out.ID = string(id)
+	out.DurationMS = float64(s.RunTime) / float64(time.Millisecond)
 	return out
 }
 

@@ -23,7 +23,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"tokenharness/internal/conform"
-	"tokenharness/internal/redact"
+	"tokenharness/internal/gate"
 	"tokenharness/internal/rules"
 )
 
@@ -63,6 +63,10 @@ func chdirModuleRoot() error {
 // runner checks rules in this process; set up by SynchronizedBeforeSuite.
 var runner *conform.Runner
 
+// started is the target process 1 resolved (the bundled mock's log is read
+// there); the other processes know only what resolved carries.
+var started *gate.Target
+
 // resolved is what process 1 learned about the target and shares with the others.
 type resolved struct {
 	Target       string `json:"target"`
@@ -77,16 +81,17 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	if run.err != nil {
 		Fail(run.err.Error())
 	}
-	r, err := startTarget(ctx, run)
+	t, err := startTarget(ctx, run)
 	if err != nil {
 		Fail(err.Error())
 	}
-	resolvedTarget = r
-	fmt.Fprintln(os.Stderr, "tokenharness:", r.Note)
-	if err := newRunner(r).Preflight(ctx); err != nil {
+	started = t
+	resolvedTarget = resolved{Target: t.URL, AuthorizeURL: t.AuthorizeURL, Kind: t.Kind, Note: t.Note}
+	fmt.Fprintln(os.Stderr, "tokenharness:", t.Note)
+	if err := newRunner(resolvedTarget).Preflight(ctx); err != nil {
 		Fail(err.Error())
 	}
-	b, err := json.Marshal(r)
+	b, err := json.Marshal(resolvedTarget)
 	Expect(err).NotTo(HaveOccurred())
 	return b
 }, func(ctx SpecContext, b []byte) {
@@ -97,12 +102,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 // newRunner builds the conformance runner for the resolved target.
 func newRunner(r resolved) *conform.Runner {
 	GinkgoHelper()
-	cfg := run.cfg
-	cfg.Target = r.Target
-	if r.AuthorizeURL != "" && cfg.AuthorizeURL == "" && cfg.CodeCmd == "" {
-		cfg.AuthorizeURL = r.AuthorizeURL
-	}
-	cr, err := conform.New(cfg, conform.WithRedactor(redact.Default))
+	cr, err := gate.NewRunner(run.cfg, &gate.Target{URL: r.Target, AuthorizeURL: r.AuthorizeURL})
 	Expect(err).NotTo(HaveOccurred(), "building the conformance runner")
 	return cr
 }

@@ -2,55 +2,119 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
+	stdlog "log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"tokenharness/internal/gate"
+	"tokenharness/internal/plan"
+	"tokenharness/internal/redact"
+	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
-// conformanceCmd is the CI gate: validate the configuration, run the Ginkgo
-// suite (go tool ginkgo ./specs), then turn the report into the exit status:
-// 0 no gating rule failed, 1 a gating rule failed, 2 a configuration or
-// harness error. make reports every failing recipe as 2, so a gate that needs
-// to tell 1 from 2 calls this command rather than make.
+// conformanceCmd is the CI gate: resolve the configuration once, check the
+// target with the rules compiled into this binary (internal/gate), write
+// report.json, junit.xml and report.html, and exit 0 pass, 1 a gating rule
+// failed, 2 a configuration or harness error, 3 a gating rule could not be
+// judged. It needs neither Go nor the source tree.
 func conformanceCmd(args []string) int {
-	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
-	procs := fs.String("procs", envOr("PROCS", "4"), "parallel Ginkgo processes (env PROCS)")
-	labels := fs.String("labels", os.Getenv("LABELS"), "Ginkgo label filter, e.g. 'level: containsAny MUST' (env LABELS)")
-	timeout := fs.String("timeout", envOr("SUITE_TIMEOUT", "20m"), "bound on the whole suite (env SUITE_TIMEOUT)")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if _, err := os.Stat(filepath.Join("specs", "suite_test.go")); err != nil {
-		fmt.Fprintln(os.Stderr, "tokenharness: conformance runs the suite in ./specs: run it from the tokenharness checkout (where make conformance works)")
-		return exitConfig
-	}
-	if code := configCmd(nil); code != exitOK {
+	fs, getenv := varFlags("conformance", conformanceKeys())
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	dir := filepath.Join(envOr("REPORT_DIR", "reports/out"), "conformance")
-	_ = os.Remove(filepath.Join(dir, "report.json")) // a stale report must not pass for this run's
-	ginkgoArgs := []string{"tool", "ginkgo", "--procs=" + *procs, "--timeout=" + *timeout, "--silence-skips"}
-	if *labels != "" {
-		ginkgoArgs = append(ginkgoArgs, "--label-filter="+*labels)
+	cfg, g, err := resolveConformance(getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tokenharness:", redact.String(err.Error()))
+		writeErrorReport(cfg, err)
+		return exitConfig
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := exec.CommandContext(ctx, "go", append(ginkgoArgs, "./specs")...)
-	// Ginkgo's narrative goes to stderr; stdout carries only the verdict.
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// On an interrupt Ginkgo gets SIGINT, so it runs its cleanup (containers).
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	var exit *exec.ExitError
-	if err := cmd.Run(); err != nil && !errors.As(err, &exit) {
-		fmt.Fprintln(os.Stderr, "tokenharness: running the suite:", err)
+	// testcontainers-go narrates every container step; the gate prints its
+	// own progress lines instead.
+	tclog.SetDefault(stdlog.New(io.Discard, "", 0))
+	c := gate.Run(ctx, gate.Options{Config: cfg, Mock: g.Mock, Procs: g.Procs, Labels: g.Labels, Timeout: g.SuiteTimeout, Progress: os.Stderr})
+	if err := gate.Write(cfg.ReportDir, c); err != nil {
+		fmt.Fprintln(os.Stderr, "tokenharness: ERROR writing reports:", err)
 		return exitConfig
 	}
-	code := verdictCmd(nil)
-	writeIndex(envOr("REPORT_DIR", "reports/out"))
-	return code
+	writeIndex(cfg.ReportDir)
+	return printVerdict(c, cfg.ReportDir)
+}
+
+// conformanceKeys are the conformance command's inputs: the CONFIG file,
+// every target setting and the gate's settings.
+func conformanceKeys() []string {
+	keys := []string{target.EnvConfig}
+	for _, k := range target.Keys {
+		keys = append(keys, k.Env)
+	}
+	return append(keys, plan.GateKeys...)
+}
+
+// resolveConformance is the one resolution of a conformance run.
+func resolveConformance(getenv func(string) string) (target.Config, plan.Gate, error) {
+	cfg, err := plan.Resolve(getenv)
+	if err != nil {
+		return cfg, plan.Gate{}, err
+	}
+	g, err := plan.ResolveGate(getenv)
+	if err != nil {
+		return cfg, g, err
+	}
+	if err := writable(cfg.ReportDir); err != nil {
+		return cfg, g, fmt.Errorf("%w: REPORT_DIR %q is not writable (%v): choose a directory this user can write", target.ErrConfig, cfg.ReportDir, err)
+	}
+	return cfg, g, nil
+}
+
+// writable checks that dir can be created and written, before any work.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tokenharness-write-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// printVerdict prints the rules that need attention, then the verdict as the
+// last line, and returns the exit status the verdict implies.
+func printVerdict(c *reports.Conformance, dir string) int {
+	if c.Verdict == reports.VerdictError {
+		fmt.Fprintf(os.Stderr, "tokenharness: ERROR (harness or configuration, nothing was judged): %s\n", c.HarnessError)
+		return reports.ExitCode(c.Verdict)
+	}
+	for _, r := range c.Rules {
+		switch {
+		case r.Status == reports.StatusFailed:
+			fmt.Printf("  failed        %-40s %s\n", r.ID, r.Violation)
+		case r.Status == reports.StatusInconclusive && r.Gating():
+			fmt.Printf("  inconclusive  %-40s %s\n", r.ID, r.Reason)
+		}
+	}
+	s := c.Summary
+	counts := fmt.Sprintf("%d rules: %d passed, %d failed, %d inconclusive (%d gating), %d warned, %d waived, %d skipped",
+		s.Total, s.Passed, s.Failed, s.Inconclusive, s.InconclusiveGating, s.Warned, s.Waived, s.Skipped)
+	page := filepath.Join(dir, "conformance", "report.html")
+	switch c.Verdict {
+	case reports.VerdictPass:
+		fmt.Printf("tokenharness: PASS — profile %s, %s (report: %s)\n", c.Profile, counts, page)
+	case reports.VerdictFail:
+		fmt.Printf("tokenharness: FAIL — profile %s: %d gating rule(s) failed; %s (report: %s)\n", c.Profile, s.Failed, counts, page)
+	case reports.VerdictInconclusive:
+		fmt.Printf("tokenharness: INCONCLUSIVE — profile %s: no gating rule failed, %d could not be judged; %s (report: %s)\n", c.Profile, s.InconclusiveGating, counts, page)
+	}
+	return reports.ExitCode(c.Verdict)
 }

@@ -6,8 +6,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
+	"strings"
 )
 
 // Exit statuses shared by every subcommand.
@@ -26,34 +30,68 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"conformance": {"check TARGET (or the bundled mock) against PROFILE; exit 0 pass, 1 a gating rule failed, 2 config/harness error", conformanceCmd},
+		"conformance": {"check TARGET (or the bundled mock) against PROFILE; exit 0 pass, 1 a gating rule failed, 2 config/harness error, 3 a gating rule could not be judged", conformanceCmd},
 		"verdict":     {"read a conformance report, print the verdict, exit with its status", verdictCmd},
-		"config":      {"validate the run configuration (TARGET, PROFILE, ...) and print it, secrets masked", configCmd},
+		"config":      {"resolve the run configuration as conformance does and print it, secrets masked; writes nothing", configCmd},
+		"rules":       {"list the rules: ID, level, profiles and policies, the mock's fault switch", rulesCmd},
 		"image":       {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
 		"load":        {"run a load profile against a target", loadCmd},
 		"merge":       {"merge shard results into one load report", mergeCmd},
 		"compare":     {"compare a report against a baseline; exit 1 on regression", compareCmd},
 		"report":      {"render HTML and the index page for a report directory", reportCmd},
+		"version":     {"print the version", versionCmd},
+		"help":        {"list the commands", helpCmd},
 	}
 }
 
-func main() {
+func usage() { usageTo(os.Stderr) }
+
+func usageTo(w io.Writer) {
 	cmds := commands()
-	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: tokenharness <command> [flags]\n\ncommands:")
-		names := make([]string, 0, len(cmds))
-		for n := range cmds {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, cmds[n].doc)
+	fmt.Fprintln(w, "usage: tokenharness <command> [flags]    (tokenharness <command> -h lists a command's flags)\n\ncommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].doc)
+	}
+}
+
+func helpCmd([]string) int { usageTo(os.Stdout); return exitOK }
+
+// version is set at build time (-ldflags "-X main.version=..."); a plain
+// build reports the module's VCS information when it has any.
+var version = ""
+
+func versionCmd([]string) int {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "" {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v += " " + s.Value
+			}
 		}
 	}
+	if strings.TrimSpace(v) == "" || v == "(devel)" {
+		v = "devel"
+	}
+	fmt.Println("tokenharness", strings.TrimSpace(v), runtime.Version())
+	return exitOK
+}
+
+func main() {
+	flag.Usage = usage
 	flag.Parse()
-	c, ok := cmds[flag.Arg(0)]
+	if flag.NArg() == 0 {
+		usage()
+		os.Exit(exitConfig)
+	}
+	c, ok := commands()[flag.Arg(0)]
 	if !ok {
-		flag.Usage()
+		fmt.Fprintf(os.Stderr, "tokenharness: unknown command %q; 'tokenharness help' lists the commands\n", flag.Arg(0))
 		os.Exit(exitConfig)
 	}
 	os.Exit(c.run(flag.Args()[1:]))

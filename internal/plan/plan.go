@@ -7,6 +7,12 @@ package plan
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	gtypes "github.com/onsi/ginkgo/v2/types"
 
 	"tokenharness/fixtures"
 	"tokenharness/internal/oauth"
@@ -76,4 +82,68 @@ func defaultAuth(p rules.Profile, secret string) oauth.AuthMethod {
 		return oauth.AuthBasic
 	}
 	return info.Auth
+}
+
+// Gate is how a conformance run is carried out, as opposed to what it
+// checks (target.Config): where the bundled mock runs, how many rules run
+// at once, which rules (a Ginkgo label filter) and the bound on the run.
+type Gate struct {
+	Mock         string
+	Procs        int
+	Labels       string
+	SuiteTimeout time.Duration
+}
+
+// GateKeys are the variables ResolveGate reads, in documentation order.
+var GateKeys = []string{"MOCK", "PROCS", "LABELS", "SUITE_TIMEOUT"}
+
+// ResolveGate reads and validates the gate's settings from getenv, so a
+// mistake costs one line before any work starts.
+func ResolveGate(getenv func(string) string) (Gate, error) {
+	g := Gate{Mock: "auto", Procs: 4, Labels: getenv("LABELS"), SuiteTimeout: 20 * time.Minute}
+	bad := func(format string, args ...any) (Gate, error) {
+		return g, fmt.Errorf("%w: "+format, append([]any{target.ErrConfig}, args...)...)
+	}
+	if v := getenv("MOCK"); v != "" {
+		if v != "auto" && v != "container" && v != "in-process" {
+			return bad("MOCK %q is not one of auto|container|in-process", v)
+		}
+		g.Mock = v
+	}
+	if v := getenv("PROCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return bad("PROCS %q is not a whole number from 1 to 64 (rules run at once)", v)
+		}
+		g.Procs = n
+	}
+	if v := getenv("SUITE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return bad("SUITE_TIMEOUT %q is not a positive Go duration such as 20m or 90s", v)
+		}
+		g.SuiteTimeout = d
+	}
+	if g.Labels != "" {
+		if _, err := gtypes.ParseLabelFilter(g.Labels); err != nil {
+			return bad("LABELS %q is not a label filter (%s); e.g. 'level: containsAny MUST' or 'rule:RFC6749-5.1-NO-STORE'", g.Labels, labelError(err))
+		}
+	}
+	return g, nil
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// labelError is the reason in Ginkgo's label filter error, which is a
+// colourised block: a title, the filter, the reason, a link.
+func labelError(err error) string {
+	reason := ""
+	for _, l := range strings.Split(ansi.ReplaceAllString(err.Error(), ""), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "Learn more") || strings.HasPrefix(l, "http") {
+			continue
+		}
+		reason = l
+	}
+	return reason
 }

@@ -75,3 +75,35 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveGate: every gate setting is checked before work starts, with
+// one line naming the variable; the README's LABELS examples are valid.
+func TestResolveGate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for no error, else a fragment of the message
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"LABELS": "level: containsAny MUST"}, ""},
+		{map[string]string{"LABELS": "rule:RFC6749-5.1-NO-STORE"}, ""},
+		{map[string]string{"LABELS": "rule: RFC6749-5.1-NO-STORE"}, "LABELS \"rule: RFC6749-5.1-NO-STORE\" is not a label filter (Invalid set operation"},
+		{map[string]string{"LABELS": "(("}, "Mismatched '('"},
+		{map[string]string{"PROCS": "0"}, "PROCS \"0\""},
+		{map[string]string{"PROCS": "four"}, "PROCS \"four\""},
+		{map[string]string{"SUITE_TIMEOUT": "20"}, "SUITE_TIMEOUT \"20\""},
+		{map[string]string{"SUITE_TIMEOUT": "-1m"}, "SUITE_TIMEOUT"},
+		{map[string]string{"MOCK": "docker"}, "MOCK \"docker\" is not one of auto|container|in-process"},
+		{map[string]string{"MOCK": "in-process", "PROCS": "8", "SUITE_TIMEOUT": "90s"}, ""},
+	} {
+		g, err := ResolveGate(func(k string) string { return tc.env[k] })
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "\x1b")):
+			t.Errorf("%v: error %v, want one plain line containing %q", tc.env, err, tc.want)
+		case tc.want == "" && tc.env["PROCS"] == "8" && (g.Procs != 8 || g.Mock != "in-process" || g.SuiteTimeout.Seconds() != 90):
+			t.Errorf("resolved %+v", g)
+		}
+	}
+}
