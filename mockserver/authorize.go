@@ -164,7 +164,7 @@ func (s *Server) authorize(c *Client, p *authValues, q quirkSet) (string, *reply
 	case challenge == "":
 		// RFC 9700 §2.1.1 and RFC 7636 §4.4.1: a server that requires PKCE
 		// answers a request without code_challenge with invalid_request.
-		if s.beh.requirePKCE && !q.On(rules.PKCERequired.ID) {
+		if s.beh.requirePKCE && !q.On(rules.PKCERequired.ID) && !q.On(rules.PKCEDowngrade.ID) {
 			return "", fail(oauth.ErrInvalidRequest, "code_challenge is required: send code_challenge and code_challenge_method=S256")
 		}
 	default:

@@ -204,6 +204,44 @@ var behaviouralCases = map[rules.ID]quirkCase{
 	rules.DressipiAPIKey.ID: {rules.Dressipi, func(c *Config) { c.APIKey = "th-test-api-key-1234" }, func(h *harness) string {
 		return h.redeem(h.code(codeOpts{})).summary()
 	}, "401 invalid_client"},
+	rules.RefreshClientAuth.ID: {rules.RFC6749, nil, func(h *harness) string {
+		return h.post(h.refreshForm(h.tokens(codeOpts{}).str("refresh_token")), noAuth).summary()
+	}, "400 invalid_client"},
+	rules.InvalidScope.ID: {rules.RFC6749, nil, func(h *harness) string {
+		f := h.refreshForm(h.tokens(codeOpts{}).str("refresh_token"))
+		f.Set("scope", `read"tokenharness`)
+		return h.post(f, h.auth(1)).summary()
+	}, "400 invalid_scope"},
+	rules.RotatedScopeKept.ID: {rules.OAuth21, nil, func(h *harness) string {
+		f := h.refreshForm(h.tokens(codeOpts{scope: "read write"}).str("refresh_token"))
+		f.Set("scope", "read")
+		next := h.post(f, h.auth(1)).str("refresh_token")
+		f = h.refreshForm(next)
+		f.Set("scope", "read write")
+		return h.post(f, h.auth(1)).summary()
+	}, "200 tokens"},
+	rules.PKCEMethodBound.ID: {rules.OAuth21, nil, func(h *harness) string {
+		g := h.code(codeOpts{})
+		g.verifier = s256(g.verifier)
+		return h.redeem(g).summary()
+	}, "400 invalid_grant"},
+	rules.PKCEDowngrade.ID: {rules.OAuth21, nil, func(h *harness) string {
+		v := location(h.t, h.serve(h.authorizeReq(codeOpts{method: "none"})))
+		if e := v.Get("error"); e != "" {
+			return "authorize: " + e
+		}
+		return h.redeem(grant{code: v.Get("code"), redirect: callback, client: 1, verifier: verifier}).summary()
+	}, "authorize: invalid_request"},
+	rules.OAuth21SecretPost.ID: {rules.OAuth21, nil, func(h *harness) string {
+		return h.post(h.redeemForm(h.code(codeOpts{})), post(client1, secret1)).summary()
+	}, "200 tokens"},
+	rules.OAuth21InvalidReplayKeepsTokens.ID: {rules.OAuth21, nil, func(h *harness) string {
+		g := h.code(codeOpts{})
+		first := h.redeem(g)
+		g.verifier = "tokenharness-wrong-verifier-0123456789abcdefghijklmnop"
+		h.redeem(g)
+		return "refresh after invalid replay: " + h.refresh(first.str("refresh_token")).summary()
+	}, "refresh after invalid replay: 200 tokens"},
 	rules.VarInvalidClient401.ID: {rules.RFC6749, nil, func(h *harness) string {
 		return h.post(h.redeemForm(h.code(codeOpts{})), post(client1, "wrong")).summary()
 	}, "400 invalid_client"},

@@ -43,11 +43,13 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 	}
 	grant, hasGrant := form[oauth.ParamGrantType]
 	c, rep := s.authenticate(r, form, q)
-	if rep == nil && c == nil && !(grant == oauth.GrantAuthorizationCode && q.On(rules.ClientIdentified.ID)) {
+	if rep == nil && c == nil && !(grant == oauth.GrantAuthorizationCode && q.On(rules.ClientIdentified.ID)) &&
+		!(grant == oauth.GrantRefreshToken && q.On(rules.RefreshClientAuth.ID)) {
 		// RFC 6749 §4.1.3: "require client authentication for confidential
 		// clients ... ensure that the code was issued to "client_id" in the
-		// request" -- a request naming no client can do neither. The fault
-		// lets a code exchange through and takes the client from the code.
+		// request" -- a request naming no client can do neither; RFC 6749 §6
+		// requires it on refresh too. The faults let a code exchange or a
+		// refresh through and take the client from the code or the token.
 		rep = s.invalidClient(false, q, "no client authentication: use client_secret_basic, client_secret_post, or client_id for a public client")
 	}
 	if rep != nil {
@@ -63,7 +65,7 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 }
 
 // grant checks the API key and the grant type, then runs the grant for
-// client c (nil only under the CLIENT-IDENTIFIED fault).
+// client c (nil only under the CLIENT-IDENTIFIED and REFRESH-CLIENT-AUTH faults).
 func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant string, hasGrant bool, q quirkSet) *reply {
 	if s.cfg.APIKey != "" && !q.On(rules.DressipiAPIKey.ID) {
 		// dressipi Security: "API Key Header parameter name x-api-key".
@@ -149,7 +151,9 @@ func (s *Server) verifyClient(id, secret string, m oauth.AuthMethod, grant strin
 	}
 	// commoninja "Request Parameters": client_id and client_secret in the
 	// body authenticate the client. The fault refuses them there.
-	if m == oauth.AuthPost && q.On(rules.CommoninjaSecretInBody.ID) {
+	// OAuth 2.1 §2.4.1: the server "MUST support the client including the
+	// client credentials in the request body content"; the fault refuses them too.
+	if m == oauth.AuthPost && (q.On(rules.CommoninjaSecretInBody.ID) || q.On(rules.OAuth21SecretPost.ID)) {
 		return nil, s.invalidClient(false, q, "client_secret in the body is not accepted")
 	}
 	switch {
@@ -224,6 +228,22 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 	if hasURI && uri != cg.redirectURI && !q.On(rules.CodeRedirectMatch.ID) {
 		return fail(oauth.ErrInvalidGrant, "redirect_uri differs from the one of the authorization request")
 	}
+	if q.On(rules.OAuth21InvalidReplayKeepsTokens.ID) {
+		// The fault: judge a replay before its other parameters, so a replay
+		// with a wrong code_verifier revokes what the code issued. OAuth 2.1
+		// §7.5.2: "The authorization server SHOULD NOT revoke any issued
+		// tokens when receiving a replayed authorization code that contains
+		// invalid parameters."
+		cg.mu.Lock()
+		used, issued := cg.used, cg.issued
+		cg.mu.Unlock()
+		if used {
+			for _, f := range issued {
+				f.revoke()
+			}
+			return fail(oauth.ErrInvalidGrant, "authorization code was already used")
+		}
+	}
 	if rep := s.checkPKCE(cg, form, q); rep != nil {
 		return rep
 	}
@@ -275,13 +295,15 @@ func (s *Server) checkPKCE(cg *codeGrant, form map[string]string, q quirkSet) *r
 	if cg.challenge == "" {
 		// RFC 9700 §2.1.1: authorization servers MUST support PKCE; the
 		// profiles that require it never redeem a code issued without one.
-		if s.beh.requirePKCE && !q.On(rules.PKCERequired.ID) {
+		// The downgrade fault lets such a code through as well: a server
+		// that requires PKCE defends against downgrades implicitly.
+		if s.beh.requirePKCE && !q.On(rules.PKCERequired.ID) && !q.On(rules.PKCEDowngrade.ID) {
 			return fail(oauth.ErrInvalidGrant, "authorization code was issued without code_challenge: this server requires PKCE")
 		}
 		// RFC 9700 §2.1.1: "ensuring that a token request containing a
 		// code_verifier parameter is accepted only if a code_challenge
 		// parameter was present in the authorization request".
-		if hasVerifier {
+		if hasVerifier && !q.On(rules.PKCEDowngrade.ID) {
 			return fail(oauth.ErrInvalidGrant, "code_verifier sent for a code issued without code_challenge")
 		}
 		return nil
@@ -300,7 +322,11 @@ func (s *Server) checkPKCE(cg *codeGrant, form map[string]string, q quirkSet) *r
 	}
 	// RFC 7636 §4.6: "If the values are not equal, an error response
 	// indicating "invalid_grant" ... MUST be returned."
-	if !pkceMatches(cg.method, cg.challenge, verifier) && !q.On(rules.PKCEVerified.ID) {
+	// RFC 7636 §4.5: the method bound to the code "is the method that the
+	// token endpoint MUST use to verify the "code_verifier""; the fault
+	// also takes the challenge itself, as if the method were plain.
+	if !pkceMatches(cg.method, cg.challenge, verifier) && !q.On(rules.PKCEVerified.ID) &&
+		!(q.On(rules.PKCEMethodBound.ID) && pkceMatches(oauth.PKCEPlain, cg.challenge, verifier)) {
 		return fail(oauth.ErrInvalidGrant, "code_verifier does not match the code_challenge")
 	}
 	return nil
@@ -365,6 +391,12 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 	if fam.revoked.Load() {
 		return fail(oauth.ErrInvalidGrant, "refresh token was revoked")
 	}
+	if c == nil {
+		// Only under the REFRESH-CLIENT-AUTH fault: the token names the client.
+		if c = s.clients[fam.client]; c == nil {
+			return fail(oauth.ErrInvalidGrant, "refresh token is unknown or expired")
+		}
+	}
 	// RFC 6749 §6: "validate the refresh token and ensure that it was
 	// issued to the authenticated client".
 	if fam.client != c.ID && !q.On(rules.RefreshClientBound.ID) {
@@ -373,8 +405,13 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 	scope, narrowed := fam.scope, false
 	if asked, has := form[oauth.ParamScope]; has {
 		want, ok := parseScope(asked)
-		if !ok {
+		// RFC 6749 §5.2 invalid_scope: "The requested scope is invalid,
+		// unknown, malformed, ...". The fault ignores a malformed scope.
+		if !ok && !q.On(rules.InvalidScope.ID) {
 			return fail(oauth.ErrInvalidScope, "scope has characters outside %x21 / %x23-5B / %x5D-7E")
+		}
+		if !ok {
+			want, _ = parseScope(fam.scope)
 		}
 		granted, _ := parseScope(fam.scope)
 		// RFC 6749 §6: "The requested scope MUST NOT include any scope not
@@ -432,6 +469,12 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 		next = randomToken()
 		s.store.retire(fam, rg, token, now)
 		s.store.issueRefresh(fam, next, now.Add(s.cfg.RefreshTTL))
+		if q.On(rules.RotatedScopeKept.ID) {
+			// The fault: the new refresh token takes the narrowed scope of
+			// this refresh. RFC 6749 §6: "the refresh token scope MUST be
+			// identical to that of the refresh token included by the client".
+			fam.scope = scope
+		}
 	}
 	access := s.mintAccess(fam, now)
 	if next == token && s.beh.shape != shapeDressipi {

@@ -14,8 +14,10 @@ import (
 const hugeBodySize = 10 << 20
 
 var (
+	// The sentence binds the client; RFC 6749 states no server duty to
+	// refuse other methods, so a GET that issues tokens is a SHOULD finding.
 	PostOnly = Rule{
-		ID: "RFC6749-3.2-POST-ONLY", Level: MUST,
+		ID: "RFC6749-3.2-POST-ONLY", Level: SHOULD,
 		Source:  rfc6749("3.2", `The client MUST use the HTTP "POST" method when making access token requests.`),
 		Summary: "a GET request to the token endpoint issues no tokens",
 		Profiles: Everywhere().With(Commoninja,

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -190,6 +191,63 @@ func ErrorChars() Check {
 				if !oauth.ValidErrorChar(c) {
 					return fmt.Errorf("%s contains %q", k, c)
 				}
+			}
+		}
+		return nil
+	})
+}
+
+// ErrorURIChars expects "error_uri", when present, to use only the
+// characters RFC 6749 §5.2 allows in it (%x21 / %x23-5B / %x5D-7E: no
+// space, quote or backslash).
+func ErrorURIChars() Check {
+	return onResponse("error_uri, when present, uses only %x21 / %x23-5B / %x5D-7E", func(r *oauth.Response) error {
+		obj, err := r.Object()
+		if err != nil {
+			return err
+		}
+		v, ok := obj[oauth.ParamErrorURI]
+		if !ok {
+			return nil
+		}
+		s, isStr := v.(string)
+		if !isStr {
+			return fmt.Errorf("error_uri is %s %v, not a string", oauth.JSONKind(v), v)
+		}
+		for _, c := range s {
+			if c == ' ' || !oauth.ValidErrorChar(c) {
+				return fmt.Errorf("error_uri contains %q", c)
+			}
+		}
+		return nil
+	})
+}
+
+// NoDuplicateMembers expects the body's top-level JSON object to name each
+// member once: a decoder keeps the last of two, a client may keep the first.
+func NoDuplicateMembers() Check {
+	return onResponse("no top-level member appears twice", func(r *oauth.Response) error {
+		if _, err := r.Object(); err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(r.Body))
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := t.(string)
+			if seen[k] {
+				return fmt.Errorf("member %q appears more than once", k)
+			}
+			seen[k] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
 			}
 		}
 		return nil

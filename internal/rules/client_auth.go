@@ -30,14 +30,15 @@ var (
 		Summary: "a confidential client can authenticate with HTTP Basic",
 		Profiles: Everywhere().With(Commoninja,
 			Warn("the commoninja document shows client_secret in the body only")).With(Dressipi,
-			Waive("dressipi clients are public: they have no client password")),
+			Waive("dressipi clients are public: they have no client password")).With(OAuth21,
+			Waive("OAuth 2.1 §2.4.1: the authorization server MAY support HTTP Basic; client_secret_post is its MUST (OAUTH21-2.4.1-SECRET-POST)")),
 		Needs:  []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with client_secret_basic", func(r *Request) { r.Auth = AuthBasic }),
 		Expect: []Check{Success()},
 	}
 	WrongSecret = Rule{
 		ID: "RFC6749-2.3.1-WRONG-SECRET", Level: MUST,
-		Source:   rfc6749("3.2.1", `Confidential clients or other clients issued client credentials MUST authenticate with the authorization server as described in Section 2.3 when making requests to the token endpoint.`),
+		Source:   rfc6749("4.1.3", `authenticate the client if client authentication is included`),
 		Summary:  "a wrong client secret is rejected with invalid_client",
 		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with a wrong secret", func(r *Request) { r.Auth = AuthWrongSecret }),
@@ -84,17 +85,27 @@ var (
 		Send:   redeemWith("redeem without client identification", func(r *Request) { r.Auth = AuthOmit }),
 		Expect: []Check{Rejected(oauth.ErrInvalidClient, oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
 	}
+	// The sentence binds the sender of the parameters, the client; RFC 6749
+	// states no server duty to refuse them in the URI: SHOULD.
 	NoSecretInURI = Rule{
-		ID: "RFC6749-2.3.1-NO-SECRET-IN-URI", Level: MUST,
+		ID: "RFC6749-2.3.1-NO-SECRET-IN-URI", Level: SHOULD,
 		Source:   rfc6749("2.3.1", `The parameters can only be transmitted in the request-body and MUST NOT be included in the request URI.`),
 		Summary:  "client credentials in the URL query are not accepted",
 		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   redeemWith("redeem with credentials in the query", func(r *Request) { r.Auth = AuthQuery }),
 		Expect: []Check{NotIssued()},
 	}
+	RefreshClientAuth = Rule{
+		ID: "RFC6749-6-REFRESH-CLIENT-AUTH", Level: MUST,
+		Source:   rfc6749("6", `require client authentication for confidential clients or for any client that was issued client credentials (or with other authentication requirements)`),
+		Summary:  "a refresh without any client authentication is rejected",
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
+		Send:   refreshWith("refresh without client authentication", func(r *Request) { r.Auth = AuthOmit }),
+		Expect: []Check{Rejected(oauth.ErrInvalidClient, oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
+	}
 )
 
-var clientAuth = []Rule{BasicSupported, WrongSecret, InvalidClientBasic401, OneAuthMethod, UnknownClient, ClientIdentified, NoSecretInURI}
+var clientAuth = []Rule{BasicSupported, WrongSecret, InvalidClientBasic401, OneAuthMethod, UnknownClient, ClientIdentified, NoSecretInURI, RefreshClientAuth}
 
 // unknownForm is a form naming nothing the server issued.
 func unknownForm(grant, param, value string) url.Values {

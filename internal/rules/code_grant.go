@@ -11,7 +11,7 @@ import (
 var (
 	CodeSingleUse = Rule{
 		ID: "RFC6749-4.1.2-CODE-SINGLE-USE", Level: MUST,
-		Source:   rfc6749("4.1.2", `The client MUST NOT use the authorization code more than once. If an authorization code is used more than once, the authorization server MUST deny the request`),
+		Source:   rfc6749("4.1.2", `If an authorization code is used more than once, the authorization server MUST deny the request`),
 		Summary:  "an authorization code is redeemed at most once",
 		Profiles: Everywhere(), Needs: []Need{NeedCode},
 		Send: &Send{From: FromAccess, Build: func(s *State) Request {

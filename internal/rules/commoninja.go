@@ -9,7 +9,7 @@ import "tokenharness/internal/oauth"
 var (
 	CommoninjaCodeFields = Rule{
 		ID: "COMMONINJA-CODE-RESPONSE-FIELDS", Level: DOC,
-		Source:   commoninja("Authorization Code Flow", `Example Response: { "access_token", "expires_in", "refresh_token", "refresh_token_expires_in" }`),
+		Source:   commoninja("Authorization Code Flow", `Example Response: { "access_token": "ACCESS_TOKEN", "expires_in": "EXPIRATION_DATE", "refresh_token": "REFRESH_TOKEN", "refresh_token_expires_in": "EXPIRATION_DATE" }`),
 		Summary:  "the code response carries access_token, expires_in, refresh_token and refresh_token_expires_in",
 		Profiles: Only(Commoninja), Needs: []Need{NeedCode}, Send: redeemFresh,
 		Expect: []Check{Success(), Field(oauth.ParamExpiresIn, Present()), Field(oauth.ParamRefreshToken, NonEmptyString()),

@@ -15,7 +15,7 @@ var (
 		// to be HS256 with exp, iat and sub, which an example does not oblige.
 		// So any signed JWT passes: the algorithm and the claims are the
 		// server's choice.
-		Source:   dressipi("Title", `exchange a grant code or refresh token for a JWT`),
+		Source:   dressipi("Post /oauth/token", `exchange a grant code or refresh token for a JWT`),
 		Summary:  "the access token is a JWT",
 		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
 		Expect: []Check{Success(), Field(oauth.ParamAccessToken, JWT(""))},
@@ -47,7 +47,7 @@ var (
 	}
 	DressipiRefreshRedirectOOB = Rule{
 		ID: "DRESSIPI-REFRESH-REDIRECT-OOB", Level: DOC,
-		Source:   dressipi("Body parameters", `The redirect URI must be set to urn:ietf:wg:oauth:2.0:oob:auto`),
+		Source:   dressipi("Body parameters", `redirect_uri string Required Valid values [ "urn:ietf:wg:oauth:2.0:oob:auto" ]`),
 		Summary:  "a refresh with any other redirect_uri is rejected",
 		Profiles: Only(Dressipi), Needs: []Need{NeedCode},
 		Send: refreshWith("refresh with another redirect_uri", func(r *Request) {
@@ -65,6 +65,14 @@ var (
 		}),
 		Expect: []Check{NotIssued()},
 	}
+	DressipiRefreshTokenIssued = Rule{
+		ID: "DRESSIPI-CODE-REFRESH-TOKEN", Level: DOC,
+		Source:   dressipi("Post /oauth/token", `This allows the client to exchange a previously obtained grant code or refresh token for an access token for immediate use and a refresh token for subsequent requests.`),
+		Summary:  "the code exchange issues a refresh_token",
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Expect: []Check{Success(), Field(oauth.ParamRefreshToken, NonEmptyString())},
+		Fault:  Fault{On: OnCodeSuccess, DropField: oauth.ParamRefreshToken},
+	}
 )
 
-var dressipiRules = []Rule{DressipiJWT, DressipiBearer, DressipiExpiresInteger, DressipiRefreshRedirectRequired, DressipiRefreshRedirectOOB, DressipiAPIKey}
+var dressipiRules = []Rule{DressipiJWT, DressipiBearer, DressipiExpiresInteger, DressipiRefreshRedirectRequired, DressipiRefreshRedirectOOB, DressipiAPIKey, DressipiRefreshTokenIssued}

@@ -93,6 +93,14 @@ var (
 		Profiles: Everywhere(), Send: sendUnknownCode,
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
 	}
+	ErrorURICharset = Rule{
+		ID: "RFC6749-5.2-ERROR-URI-CHARSET", Level: MUST,
+		Source:   rfc6749("5.2", `Values for the "error_uri" parameter MUST conform to the URI-reference syntax and thus MUST NOT include characters outside the set %x21 / %x23-5B / %x5D-7E.`),
+		Summary:  "error_uri, when present, uses only the allowed characters",
+		Profiles: Everywhere(), Send: sendUnknownCode,
+		Expect: []Check{JSONObject(), ErrorURIChars()},
+		Fault:  Fault{On: OnError, SetField: oauth.ParamErrorURI, Value: "https://tokenharness.invalid/errors/unknown code"},
+	}
 )
 
-var errorResponse = []Rule{ErrorJSON, ErrorStatus, ErrorCharset, ErrorNoStore, UnsupportedGrantType, MissingGrantType, InvalidGrant}
+var errorResponse = []Rule{ErrorJSON, ErrorStatus, ErrorCharset, ErrorNoStore, UnsupportedGrantType, MissingGrantType, InvalidGrant, ErrorURICharset}

@@ -27,7 +27,7 @@ var (
 	}
 	PKCEVerifierRequired = Rule{
 		ID: "RFC9700-2.1.1-VERIFIER-REQUIRED", Level: MUST,
-		Source:   rfc9700("2.1.1", `Authorization servers MUST ... ensure that if a code_challenge was present in the authorization request, a code_verifier is present in the token request.`),
+		Source:   rfc9700("2.1.1", `If a client sends a valid PKCE code_challenge parameter in the authorization request, the authorization server MUST enforce the correct usage of code_verifier at the token endpoint.`),
 		Summary:  "a code issued with a challenge is not redeemed without code_verifier",
 		Profiles: pkceProfiles, Needs: []Need{NeedCode},
 		Send: &Send{From: FromCode, Code: CodeOptions{PKCE: oauth.PKCES256}, Build: func(s *State) Request {

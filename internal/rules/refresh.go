@@ -39,7 +39,7 @@ var (
 	}
 	RefreshWrongSecret = Rule{
 		ID: "RFC6749-6-REFRESH-WRONG-SECRET", Level: MUST,
-		Source:   rfc6749("6", `If the client type is confidential or the client was issued client credentials (or assigned other authentication requirements), the client MUST authenticate with the authorization server as described in Section 3.2.1.`),
+		Source:   rfc6749("6", `authenticate the client if client authentication is included`),
 		Summary:  "a refresh with a wrong client secret is rejected with invalid_client",
 		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
 		Send:   refreshWith("refresh with a wrong secret", func(r *Request) { r.Auth = AuthWrongSecret }),
@@ -47,7 +47,7 @@ var (
 	}
 	RefreshClientBound = Rule{
 		ID: "RFC6749-6-REFRESH-CLIENT-BOUND", Level: MUST,
-		Source:   rfc6749("6", `validate the refresh token and ensure that it was issued to the authenticated client`),
+		Source:   rfc6749("6", `ensure that the refresh token was issued to the authenticated client`),
 		Summary:  "a refresh token issued to one client cannot be used by another",
 		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedClient2},
 		Send:   refreshWith("refresh as the second client", func(r *Request) { r.Client = Client2 }),
@@ -101,7 +101,9 @@ var (
 	}
 	RefreshWithoutRedirect = Rule{
 		ID: "RFC6749-6-REFRESH-NO-REDIRECT", Level: MUST,
-		Source:  rfc6749("6", `grant_type REQUIRED ... refresh_token REQUIRED ... scope OPTIONAL (redirect_uri is not a parameter of the refresh request)`),
+		// §6 defines grant_type, refresh_token and scope; a request with
+		// just those is valid.
+		Source:  rfc6749("6", `If valid and authorized, the authorization server issues an access token as described in Section 5.1.`),
 		Summary: "a refresh request needs no redirect_uri",
 		Profiles: Everywhere().With(Dressipi,
 			Waive("the dressipi document requires redirect_uri on refresh; DRESSIPI-REFRESH-REDIRECT-REQUIRED checks that instead")),

@@ -27,7 +27,7 @@ import (
 // mock quirks. See idGrammar.
 type ID string
 
-var idGrammar = regexp.MustCompile(`^((RFC\d{4}|COMMONINJA|DRESSIPI|TH)-[0-9A-Z.]+-[A-Z0-9]+(-[A-Z0-9]+)*|VAR-[A-Z0-9]+(-[A-Z0-9]+)*)$`)
+var idGrammar = regexp.MustCompile(`^((RFC\d{4}|OAUTH21|COMMONINJA|DRESSIPI|TH)-[0-9A-Z.]+-[A-Z0-9]+(-[A-Z0-9]+)*|VAR-[A-Z0-9]+(-[A-Z0-9]+)*)$`)
 
 // Valid reports whether id follows the ID grammar.
 func (id ID) Valid() bool { return idGrammar.MatchString(string(id)) }

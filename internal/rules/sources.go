@@ -5,6 +5,8 @@ const (
 	rfc6749URL    = "https://www.rfc-editor.org/rfc/rfc6749"
 	rfc7636URL    = "https://www.rfc-editor.org/rfc/rfc7636"
 	rfc9700URL    = "https://www.rfc-editor.org/rfc/rfc9700"
+	oauth21URL    = "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1"
+	oauth21Doc    = "draft-ietf-oauth-v2-1"
 	commoninjaDoc = "commoninja token endpoint"
 	dressipiDoc   = "dressipi token endpoint"
 	harnessDoc    = "tokenharness robustness"
@@ -20,6 +22,12 @@ func rfc7636(section, quote string) Source {
 
 func rfc9700(section, quote string) Source {
 	return Source{Doc: "RFC 9700", Section: section, URL: rfc9700URL + "#section-" + section, Quote: quote}
+}
+
+// oauth21 cites the OAuth 2.1 draft's editor's copy (see traceability.yaml
+// for the revision the quotes were taken from).
+func oauth21(section, quote string) Source {
+	return Source{Doc: oauth21Doc, Section: section, URL: oauth21URL + "#section-" + section, Quote: quote}
 }
 
 func commoninja(section, quote string) Source {

@@ -35,7 +35,7 @@ var (
 	}
 	ExpiresInNumber = Rule{
 		ID: "RFC6749-5.1-EXPIRES-IN-NUMBER", Level: MUST,
-		Source:  rfc6749("5.1", `The parameters are serialized into a JavaScript Object Notation (JSON) structure ... Numerical values are included as JSON numbers.`),
+		Source:  rfc6749("5.1", `Numerical values are included as JSON numbers.`),
 		Summary: "expires_in, when present, is a JSON number",
 		Profiles: Everywhere().With(Commoninja,
 			Warn(`the commoninja example responses show "expires_in": "EXPIRATION_DATE", a string`)),
@@ -69,6 +69,17 @@ var (
 		Expect: []Check{Success(), HeaderToken(oauth.HeaderPragma, "no-cache")},
 		Fault:  Fault{On: OnCodeSuccess, DropHeader: oauth.HeaderPragma},
 	}
+	// The sentence covers request and response parameters; this is its
+	// response half, which binds the server alone.
+	NoDuplicateResponseParams = Rule{
+		ID: "RFC6749-3.2-NO-DUPLICATE-RESPONSE-PARAMS", Level: MUST,
+		Source:   rfc6749("3.2", `Request and response parameters MUST NOT be included more than once.`),
+		Summary:  "a token response names each member once",
+		Profiles: Everywhere(), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Expect: []Check{Success(), NoDuplicateMembers()},
+		Fault: Fault{On: OnCodeSuccess,
+			Body: `{"access_token":"tokenharness-first","token_type":"Bearer","expires_in":3600,"access_token":"tokenharness-second"}`},
+	}
 )
 
-var successResponse = []Rule{SuccessContentType, AccessTokenPresent, TokenTypePresent, ExpiresInNumber, ExpiresInRecommended, NoStore, PragmaNoCache}
+var successResponse = []Rule{SuccessContentType, AccessTokenPresent, TokenTypePresent, ExpiresInNumber, ExpiresInRecommended, NoStore, PragmaNoCache, NoDuplicateResponseParams}
