@@ -98,7 +98,7 @@ report: $(BIN) ## re-render HTML reports and the index page in REPORT_DIR
 mock: ## serve the mock token server in the foreground on ADDR with PROFILE
 	$(GO) run ./cmd/mockserver -addr $(ADDR) -profile $(or $(PROFILE),rfc6749) -quirks-from-header $(if $(QUIRKS),-quirks $(QUIRKS))
 
-image: $(BIN) ## build the mock server image (FROM scratch, nothing pulled)
+image: $(BIN) ## build the mock server image and the tokenharness image (FROM scratch, non-root, nothing pulled)
 	@$(BIN) image
 
 clean: ## remove build output, reports and the cached mock images

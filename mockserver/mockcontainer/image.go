@@ -29,9 +29,29 @@ const (
 	// buildTimeout bounds Image: compiling the binary and building the image.
 	buildTimeout = 2 * time.Minute
 
-	dockerfilePath = "mockserver/Dockerfile"
-	mainPackage    = "./cmd/mockserver"
-	binaryName     = "mockserver" // what the Dockerfile COPYs
+	// HarnessRepo is the repository of the tokenharness image (the CI gate
+	// as a container).
+	HarnessRepo = "tokenharness.local/tokenharness"
+)
+
+// Spec is a FROM scratch image of one static Go binary and the files it
+// reads.
+type Spec struct {
+	Repo       string
+	Dockerfile string // relative to the module root
+	Main       string // the main package to compile
+	Binary     string // the name the Dockerfile COPYs
+	// Files are copied into the build context: context name → host path.
+	Files map[string]string
+}
+
+var (
+	// MockSpec is the mock server image.
+	MockSpec = Spec{Repo: ImageRepo, Dockerfile: "mockserver/Dockerfile", Main: "./cmd/mockserver", Binary: "mockserver"}
+	// HarnessSpec is the tokenharness image: the binary and the host's CA
+	// certificates, so the gate reaches HTTPS targets.
+	HarnessSpec = Spec{Repo: HarnessRepo, Dockerfile: "cmd/tokenharness/Dockerfile", Main: "./cmd/tokenharness", Binary: "tokenharness",
+		Files: map[string]string{"ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt", "reports/.keep": os.DevNull}}
 )
 
 var (
@@ -62,21 +82,27 @@ var (
 // the name to the other processes.)
 // The whole call is bounded by 2 minutes.
 func Image(ctx context.Context, repoRoot string) (string, error) {
+	return Build(ctx, repoRoot, MockSpec)
+}
+
+// Build builds (or reuses) the image spec describes from the code in
+// repoRoot, as Image does for the mock; the tag is spec.Repo:<content hash>.
+func Build(ctx context.Context, repoRoot string, spec Spec) (string, error) {
 	Prepare()
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
 	buildMu.Lock()
 	defer buildMu.Unlock()
 
-	tag, err := buildImage(ctx, repoRoot)
+	tag, err := buildImage(ctx, repoRoot, spec)
 	if err != nil {
 		return "", fmt.Errorf("mockcontainer: build image: %w", flat(err))
 	}
 	return tag, nil
 }
 
-func buildImage(ctx context.Context, repoRoot string) (string, error) {
-	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, dockerfilePath))
+func buildImage(ctx context.Context, repoRoot string, spec Spec) (string, error) {
+	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, spec.Dockerfile))
 	if err != nil {
 		return "", err
 	}
@@ -104,18 +130,33 @@ func buildImage(ctx context.Context, repoRoot string) (string, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	binary := filepath.Join(dir, binaryName)
-	if err := compile(ctx, repoRoot, goarch, binary); err != nil {
+	binary := filepath.Join(dir, spec.Binary)
+	if err := compile(ctx, repoRoot, spec.Main, goarch, binary); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), dockerfile, 0o644); err != nil {
 		return "", err
 	}
-	hash, err := contentHash(dockerfile, binary)
+	ctxFiles := []string{spec.Binary}
+	for name, src := range spec.Files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", fmt.Errorf("%s for the image: %w", name, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return "", err
+		}
+		ctxFiles = append(ctxFiles, name)
+	}
+	sort.Strings(ctxFiles)
+	hash, err := contentHash(dockerfile, dir, ctxFiles)
 	if err != nil {
 		return "", err
 	}
-	tag := ImageRepo + ":" + hash
+	tag := spec.Repo + ":" + hash
 
 	if _, err := p.Client().ImageInspect(ctx, tag); err == nil {
 		return tag, nil
@@ -128,7 +169,7 @@ func buildImage(ctx context.Context, repoRoot string) (string, error) {
 		FromDockerfile: testcontainers.FromDockerfile{
 			Context:    dir,
 			Dockerfile: "Dockerfile",
-			Repo:       ImageRepo,
+			Repo:       spec.Repo,
 			Tag:        hash,
 			// Run never builds, so Terminate would not remove the image anyway;
 			// KeepImage also keeps testcontainers' session labels off it, which
@@ -152,8 +193,8 @@ func buildImage(ctx context.Context, repoRoot string) (string, error) {
 	return tag, nil
 }
 
-// compile builds the mock as a static Linux binary at out.
-func compile(ctx context.Context, repoRoot, goarch, out string) error {
+// compile builds main as a static Linux binary at out.
+func compile(ctx context.Context, repoRoot, mainPackage, goarch, out string) error {
 	// -buildvcs=false keeps the commit out of the binary, so the tag changes
 	// only when the compiled code does, not on every commit.
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, mainPackage)
@@ -171,18 +212,20 @@ func compile(ctx context.Context, repoRoot, goarch, out string) error {
 	return nil
 }
 
-// contentHash names the image: the Dockerfile and the binary, the whole build
-// context.
-func contentHash(dockerfile []byte, binary string) (string, error) {
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return "", err
-	}
+// contentHash names the image: the Dockerfile and the files beside it, the
+// whole build context.
+func contentHash(dockerfile []byte, dir string, files []string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "Dockerfile %d\n", len(dockerfile))
 	h.Write(dockerfile)
-	fmt.Fprintf(h, "%s %d\n", binaryName, len(bin))
-	h.Write(bin)
+	for _, name := range files {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(b))
+		h.Write(b)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:20], nil
 }
 
@@ -211,4 +254,18 @@ func goarchFor(machine string) (string, error) {
 	}
 	sort.Strings(known)
 	return "", fmt.Errorf("daemon architecture %q is not one of %s", machine, strings.Join(known, "|"))
+}
+
+// Tag gives image src the name dst (e.g. repo:latest), so a user can run the
+// newest build by a name that does not change.
+func Tag(ctx context.Context, src, dst string) error {
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return fmt.Errorf("docker: %w", err)
+	}
+	defer p.Close()
+	if _, err := p.Client().ImageTag(ctx, client.ImageTagOptions{Source: src, Target: dst}); err != nil {
+		return fmt.Errorf("docker tag %s %s: %w", src, dst, err)
+	}
+	return nil
 }
