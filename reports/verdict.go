@@ -51,14 +51,16 @@ func conformanceVerdict(c *Conformance) string {
 }
 
 // ExitCode maps a verdict to the process exit status every tokenharness
-// command uses: pass 0, fail 1, error 2. An unknown verdict is 2, since a
-// report nobody can read has judged nothing.
+// command uses: pass 0, fail 1, error 2, inconclusive 3. An unknown verdict
+// is 2, since a report nobody can read has judged nothing.
 func ExitCode(verdict string) int {
 	switch verdict {
 	case VerdictPass:
 		return 0
 	case VerdictFail:
 		return 1
+	case VerdictInconclusive:
+		return 3
 	}
 	return 2
 }
