@@ -53,6 +53,10 @@ const (
 	// NoteSameRotation: a race winner that received the same new refresh
 	// token as an earlier winner of its group: one rotation answered twice.
 	NoteSameRotation
+	// NoteSameRefreshToken: a successful refresh that returned the refresh
+	// token it sent (not rotated; a refresh that returned none has neither
+	// this nor NoteRotated).
+	NoteSameRefreshToken
 )
 
 var noteNames = []struct {
@@ -64,6 +68,7 @@ var noteNames = []struct {
 	{NoteDeadAfterRefresh, "dead_after_refresh"},
 	{NoteDuplicateAccessToken, "duplicate_access_token"},
 	{NoteSameRotation, "same_rotation"},
+	{NoteSameRefreshToken, "same_refresh_token"},
 }
 
 // Has reports whether every note of o is in n.

@@ -55,7 +55,7 @@ var (
 		Pacer: func(p Params) Schedule {
 			return NewSegments(Segment{Dur: p.Duration, From: p.StartRate, To: p.Rate})
 		},
-		Thresholds: []Threshold{Min(KneeRate, 100), Max(P99, 100), Max(ErrorRate, 0.01), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Min(KneeRate, 100).Headline(), Max(P99, 100), Max(ErrorRate, 0.01), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 		StopAtKnee: true,
 		Finish:     findKnee,
 	}
@@ -72,7 +72,7 @@ var (
 		Pacer: func(p Params) Schedule {
 			return Grouped{Inner: Constant(p.Rate/float64(p.GroupSize), p.Duration), Size: uint64(p.GroupSize)}
 		},
-		Thresholds: []Threshold{Max(RaceWinners, 1), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Max(RaceWinners, 1).Headline(), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0)},
 	}
 
 	Spike = Profile{
@@ -99,7 +99,7 @@ var (
 				Segment{Dur: burst, From: p.SpikeRate, To: p.SpikeRate},
 				Segment{Dur: p.Duration - at - burst, From: p.Rate, To: p.Rate})
 		},
-		Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(RecoverySeconds, 2), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(RecoverySeconds, 2).Headline(), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 		Finish:     findRecovery,
 	}
 
@@ -111,7 +111,7 @@ var (
 		Workload: Refresh,
 		Defaults: Params{Rate: 300, Duration: 20 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 		Pacer:    func(p Params) Schedule { return Constant(p.Rate, p.Duration) },
-		Thresholds: []Threshold{Max(P99, 100), Max(ErrorRate, 0.01), Max(LatencyDrift, 50), Max(ErrorGrowth, 0.01),
+		Thresholds: []Threshold{Max(P99, 100), Max(ErrorRate, 0.01), Max(LatencyDrift, 50).Headline(), Max(ErrorGrowth, 0.01).Headline(),
 			Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 	}
 
@@ -241,7 +241,8 @@ func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
 	rec := &reports.Recovery{}
 	l.Recovery = rec
 	if len(base) == 0 {
-		return // no baseline to recover to: not recovered, recovery_s fails
+		rec.Reason = fmt.Sprintf("no interval before the spike at %gs to take a baseline latency from", at)
+		return
 	}
 	baseP99 := median(base)
 	limit := math.Max(2*baseP99, baseP99+5)

@@ -86,7 +86,11 @@ func Resolve(cfg Config) (Plan, error) {
 	if whole.Hits() == 0 {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
-	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: resolve(pr.Thresholds, cfg.Limits), WholeHits: whole.Hits()}
+	ths, err := resolve(pr, cfg.Limits)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: ths, WholeHits: whole.Hits()}
 	hits := pl.Schedule.Hits()
 	switch pr.Workload {
 	case Race:
@@ -207,7 +211,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		err error
 	)
 	if cfg.Dir != "" {
-		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Shard: cfg.Shard.String(),
+		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Overrides: cfg.Limits, Shard: cfg.Shard.String(),
 			Target: PublicURL(cfg.Endpoint.TokenURL), TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
 			Hits: pl.Schedule.Hits(), WholeHits: pl.WholeHits}
 		if out, err = newSink(cfg.Dir, attackName(cfg), info); err != nil {
@@ -517,8 +521,12 @@ func (c *capture) process(r *vegeta.Result) annotation {
 		pool := c.tg.pool
 		switch an.Class {
 		case ClassOK:
-			if pool.Put(id, tr.RefreshToken) {
+			sent := pool.Token(id)
+			switch {
+			case pool.Put(id, tr.RefreshToken):
 				an.Notes |= NoteRotated
+			case tr.RefreshToken != "" && tr.RefreshToken == sent:
+				an.Notes |= NoteSameRefreshToken
 			}
 		case ClassInvalidGrant:
 			// The token is dead. If a successful rotation issued it and
@@ -533,11 +541,15 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	case kindRace:
 		switch an.Class {
 		case ClassOK:
-			if sent, _ := c.tg.races.Get(uint64(id)); tr.RefreshToken != "" && tr.RefreshToken != sent {
+			sent, _ := c.tg.races.Get(uint64(id))
+			switch {
+			case tr.RefreshToken != "" && tr.RefreshToken != sent:
 				an.Notes |= NoteRotated
 				if c.sameRotation(id, tr.RefreshToken) {
 					an.Notes |= NoteSameRotation
 				}
+			case tr.RefreshToken != "":
+				an.Notes |= NoteSameRefreshToken
 			}
 		case ClassInvalidGrant:
 			an.Notes |= NoteRaceLoser

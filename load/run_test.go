@@ -66,7 +66,7 @@ func TestRun_RotationRace(t *testing.T) {
 	}{
 		{"strict rotation: one winner per group", &fakeAS{rotate: true}, reports.VerdictPass, "1"},
 		{"concurrent reuse honoured: caught", &fakeAS{rotate: true, racy: true}, reports.VerdictFail, "4"},
-		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictPass, "4-not-rotated"},
+		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictInconclusive, "4-not-rotated"},
 		{"grace period, strict policy: caught", &fakeAS{rotate: true, grace: true}, reports.VerdictFail, "4"},
 		{"grace period, grace policy: one rotation", &fakeAS{rotate: true, grace: true, policy: RaceGrace}, reports.VerdictPass, "4-one-rotation"},
 		{"concurrent reuse honoured, grace policy: still caught", &fakeAS{rotate: true, racy: true, policy: RaceGrace}, reports.VerdictFail, "4"},
