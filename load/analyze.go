@@ -38,6 +38,7 @@ type analyzer struct {
 	expected                 map[string]uint64 // expected failures (race losers) by class
 	// successful refreshes by what they did to the refresh token
 	rotated, sameToken, noToken uint64
+	spentRotated                uint64 // rotated tokens spent on their first use
 	race                     map[raceKey]*raceAcc
 	dead, dup, exhausted     uint64
 
@@ -147,6 +148,9 @@ func (a *analyzer) add(r *vegeta.Result, an annotation) {
 	if an.Notes.Has(NoteDeadAfterRefresh) {
 		a.dead++
 	}
+	if an.Notes.Has(NoteSpentRotated) {
+		a.spentRotated++
+	}
 	if an.Notes.Has(NoteDuplicateAccessToken) {
 		a.dup++
 	}
@@ -247,6 +251,7 @@ func (a *analyzer) fill(l *reports.Load) {
 	c := &l.Correctness
 	c.DeadAfterRefresh, c.DuplicateAccessTokens, c.PoolExhausted = a.dead, a.dup, a.exhausted
 	c.RefreshesRotated, c.RefreshesSameToken, c.RefreshesNoNewToken = a.rotated, a.sameToken, a.noToken
+	c.RotatedTokensSpent = a.spentRotated
 	c.RaceGroups = uint64(len(a.race))
 	if len(a.race) > 0 {
 		c.RaceWinners = map[string]uint64{}

@@ -57,6 +57,10 @@ const (
 	// token it sent (not rotated; a refresh that returned none has neither
 	// this nor NoteRotated).
 	NoteSameRefreshToken
+	// NoteSpentRotated: a refresh that spent, on its first use, a refresh
+	// token a successful rotation issued, and got an answer about it (a
+	// success or invalid_grant): the evidence dead_after_refresh needs.
+	NoteSpentRotated
 )
 
 var noteNames = []struct {
@@ -69,6 +73,7 @@ var noteNames = []struct {
 	{NoteDuplicateAccessToken, "duplicate_access_token"},
 	{NoteSameRotation, "same_rotation"},
 	{NoteSameRefreshToken, "same_refresh_token"},
+	{NoteSpentRotated, "spent_rotated"},
 }
 
 // Has reports whether every note of o is in n.

@@ -519,6 +519,9 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	switch kind {
 	case kindSlot:
 		pool := c.tg.pool
+		if pool.Fresh(id) && (an.Class == ClassOK || an.Class == ClassInvalidGrant) {
+			an.Notes |= NoteSpentRotated
+		}
 		switch an.Class {
 		case ClassOK:
 			sent := pool.Token(id)

@@ -147,7 +147,7 @@ var (
 			if sent(l) == 0 {
 				return inconclusive("no request was sent")
 			}
-			return observed(exactDecimal(l.Latency.P99), "of %d requests sent", sent(l))
+			return observed(exactDecimal(l.Latency.P99), "over %d requests sent", sent(l))
 		}}
 	ErrorRate = Metric{Name: "error_rate", Doc: "share of requests that failed unexpectedly (expected race losers excluded)",
 		Observe: func(l *reports.Load) Observation {
@@ -176,7 +176,11 @@ var (
 				}
 				return inconclusive("no refresh succeeded, so no rotated token was spent")
 			}
-			return observed(count(c.DeadAfterRefresh), "of %d rotated refresh tokens", c.RefreshesRotated)
+			if c.RotatedTokensSpent == 0 {
+				return inconclusive("the server rotated %d refresh tokens but the run spent none of them again (too short for a second use: raise DURATION)",
+					c.RefreshesRotated)
+			}
+			return observed(count(c.DeadAfterRefresh), "%d of %d rotated refresh tokens rejected on first use", c.DeadAfterRefresh, c.RotatedTokensSpent)
 		}}
 	DuplicateAccessTokens = Metric{Name: "duplicate_access_tokens", Correctness: true,
 		Doc: "access tokens issued more than once",
@@ -184,7 +188,7 @@ var (
 			if l.Outcomes.Succeeded == 0 {
 				return inconclusive("no access token was issued")
 			}
-			return observed(count(l.Correctness.DuplicateAccessTokens), "of %d access tokens issued", l.Outcomes.Succeeded)
+			return observed(count(l.Correctness.DuplicateAccessTokens), "%d repeats among %d access tokens issued", l.Correctness.DuplicateAccessTokens, l.Outcomes.Succeeded)
 		}}
 	KneeRate = Metric{Name: "knee_rate", Profiles: []string{"ramp"},
 		Doc: "highest ramp rate (req/s) before p99 or errors broke their limits",

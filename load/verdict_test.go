@@ -206,3 +206,26 @@ func TestJudge_DriftNeedsThirds(t *testing.T) {
 		t.Errorf("error growth 1 in 10: %+v, want passed at exactly 0.1", got)
 	}
 }
+
+// dead_after_refresh is out of the rotated tokens the run spent again: a
+// run that spent none proves nothing about them.
+func TestJudge_DeadAfterRefreshNeedsASecondUse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		c      reports.Correctness
+		status string
+	}{
+		{reports.Correctness{RefreshesRotated: 100}, reports.StatusInconclusive},
+		{reports.Correctness{RefreshesRotated: 100, RotatedTokensSpent: 50}, reports.StatusPassed},
+		{reports.Correctness{RefreshesRotated: 100, RotatedTokensSpent: 50, DeadAfterRefresh: 1}, reports.StatusFailed},
+		{reports.Correctness{RefreshesSameToken: 100}, reports.StatusNotApplicable},
+		{reports.Correctness{}, reports.StatusInconclusive},
+	}
+	for _, tt := range tests {
+		l := &reports.Load{Correctness: tt.c}
+		judge(l, []Threshold{Max(DeadAfterRefresh, 0)})
+		if got := l.Thresholds[0]; got.Status != tt.status {
+			t.Errorf("%+v: %+v, want %s", tt.c, got, tt.status)
+		}
+	}
+}

@@ -192,6 +192,10 @@ type Correctness struct {
 	RefreshesRotated    uint64 `json:"refreshes_rotated"`
 	RefreshesSameToken  uint64 `json:"refreshes_same_token"`
 	RefreshesNoNewToken uint64 `json:"refreshes_no_token"`
+	// RotatedTokensSpent counts rotated refresh tokens the run spent on
+	// their first use and got an answer about: what dead_after_refresh is
+	// out of.
+	RotatedTokensSpent uint64 `json:"rotated_tokens_spent"`
 }
 
 // Outcomes counts every request once: Succeeded + ExpectedFailures +

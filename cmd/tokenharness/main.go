@@ -15,6 +15,9 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // a gate failed: a MUST rule, a load threshold, a regression
 	exitConfig = 2 // bad configuration or a harness error; nothing was judged
+	// 3 is reports.ExitCode of verdict "inconclusive": the run completed
+	// and nothing failed, but a check it was asked for could not be judged,
+	// so a gate must not read it as a pass.
 )
 
 type command struct {
@@ -28,7 +31,7 @@ func commands() map[string]command {
 		"verdict":     {"read a conformance report, print the verdict, exit with its status", verdictCmd},
 		"config":      {"validate the run configuration (TARGET, PROFILE, ...) and print it, secrets masked", configCmd},
 		"image":       {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
-		"load":        {"run a load profile against a target", loadCmd},
+		"load":        {"run a load profile against a target; exit 0 pass, 1 a threshold failed, 2 config/harness error, 3 a required check could not be judged", loadCmd},
 		"merge":       {"merge shard results into one load report", mergeCmd},
 		"compare":     {"compare a report against a baseline; exit 1 on regression", compareCmd},
 		"report":      {"render HTML and the index page for a report directory", reportCmd},
