@@ -39,8 +39,8 @@ type analyzer struct {
 	// successful refreshes by what they did to the refresh token
 	rotated, sameToken, noToken uint64
 	spentRotated                uint64 // rotated tokens spent on their first use
-	race                     map[raceKey]*raceAcc
-	dead, dup, exhausted     uint64
+	race                        map[raceKey]*raceAcc
+	dead, dup, exhausted        uint64
 
 	racePolicy string // how multi-winner race groups are judged
 
