@@ -310,13 +310,21 @@ func printProfiles(w io.Writer) {
 		ths := make([]string, len(p.Thresholds))
 		for i, t := range p.Thresholds {
 			ths[i] = t.String()
+			if t.Required {
+				ths[i] += " (headline)"
+			}
 		}
 		fmt.Fprintf(tw, "\tthresholds: %s\n\n", strings.Join(ths, ", "))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "A headline threshold, or one set in THRESHOLDS, that a run cannot judge makes it inconclusive (exit 3).")
 	fmt.Fprintln(w, "metrics:")
 	for _, m := range load.Metrics() {
-		fmt.Fprintf(w, "  %-24s %s\n", m.Name, m.Doc)
+		only := ""
+		if m.Profiles != nil {
+			only = " (profiles: " + strings.Join(m.Profiles, ", ") + ")"
+		}
+		fmt.Fprintf(w, "  %-24s %s%s\n", m.Name, m.Doc, only)
 	}
 }
 
