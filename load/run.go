@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -258,13 +259,14 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			if an == nil {
 				an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 			}
-			a := capt.process(r)
-			an.add(r, a)
-			prog.add(r, a)
-			if out != nil {
-				if err := out.add(r); err != nil {
-					atk.Stop()
-					return nil, err
+			for _, j := range capt.take(r) {
+				an.add(j.r, j.a)
+				prog.add(j.r, j.a)
+				if out != nil {
+					if err := out.add(j.r); err != nil {
+						atk.Stop()
+						return nil, err
+					}
 				}
 			}
 		case <-tick.C:
@@ -275,10 +277,20 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			}
 		}
 	}
-	prog.finish()
 	if an == nil {
 		an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 	}
+	// Race groups cut short by the end of the attack.
+	for _, j := range capt.flush() {
+		an.add(j.r, j.a)
+		prog.add(j.r, j.a)
+		if out != nil {
+			if err := out.add(j.r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	prog.finish()
 
 	l := &reports.Load{
 		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: cfg.Profile.Name,
@@ -425,8 +437,18 @@ type capture struct {
 }
 
 type groupSeen struct {
-	results int
-	first   uint64
+	first uint64
+	// pending holds the group's results until its last is in: whether a
+	// loser's invalid_grant was expected depends on whether anyone won.
+	pending []judged
+	won     bool
+}
+
+// judged is a result with the harness's reading, ready for the analyzer
+// and results.bin.
+type judged struct {
+	r *vegeta.Result
+	a annotation
 }
 
 func newCapture(tg *targeter, pc *pacer, s Schedule) *capture {
@@ -454,12 +476,57 @@ func (c *capture) sameRotation(id int, next string) bool {
 	return g.first == h
 }
 
-// groupDone counts a result of group id and forgets the group after its last.
-func (c *capture) groupDone(id int) {
-	g := c.group(id)
-	if g.results++; uint64(g.results) >= c.tg.group {
-		delete(c.groups, id)
+// take reads r (see process) and returns what is ready to record: r
+// itself, or, for a member of a race group, nothing until the group's last
+// result is in and then the whole group (see settle).
+func (c *capture) take(r *vegeta.Result) []judged {
+	a, kind, id := c.read(r)
+	if kind != kindRace {
+		return []judged{{r, a}}
 	}
+	g := c.group(id)
+	g.pending = append(g.pending, judged{r, a})
+	g.won = g.won || a.Class == ClassOK
+	if uint64(len(g.pending)) < c.tg.group {
+		return nil
+	}
+	delete(c.groups, id)
+	return g.settle()
+}
+
+// flush settles the race groups whose results did not all arrive (the
+// attack stopped), in group order.
+func (c *capture) flush() []judged {
+	ids := make([]int, 0, len(c.groups))
+	for id, g := range c.groups {
+		if len(g.pending) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	var out []judged
+	for _, id := range ids {
+		out = append(out, c.groups[id].settle()...)
+	}
+	clear(c.groups)
+	return out
+}
+
+// settle decides the group's losers: an invalid_grant is a lost race, and
+// expected, only if another member won. In a group nobody won, no
+// concurrent refresh spent the freshly minted token first, so the server
+// refused a valid token: an unexpected failure.
+func (g *groupSeen) settle() []judged {
+	if !g.won {
+		for i := range g.pending {
+			j := &g.pending[i]
+			if j.a.Notes.Has(NoteRaceLoser) {
+				j.a.Notes &^= NoteRaceLoser
+				j.r.Headers.Set(AnnotationHeader, j.a.encode())
+			}
+		}
+	}
+	return g.pending
 }
 
 // recentSet remembers hashes of the last size to 2×size access tokens in two
@@ -492,7 +559,15 @@ func (r *recentSet) seenBefore(s string) bool {
 	return false
 }
 
+// process reads one result (see read) without holding race groups back.
 func (c *capture) process(r *vegeta.Result) annotation {
+	an, _, _ := c.read(r)
+	return an
+}
+
+// read re-times r from its intended send time, classifies it, hands a
+// rotated token back to the pool, strips the body and annotates it.
+func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 	var an annotation
 	// Latency from the intended send time (no coordinated omission,
 	// LOAD.md §1): hit r.Seq was due at began + At(seq). Seq is handed out
@@ -555,9 +630,8 @@ func (c *capture) process(r *vegeta.Result) annotation {
 				an.Notes |= NoteSameRefreshToken
 			}
 		case ClassInvalidGrant:
-			an.Notes |= NoteRaceLoser
+			an.Notes |= NoteRaceLoser // provisional: settle decides
 		}
-		c.groupDone(id)
 	}
 	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {
 		an.Notes |= NoteDuplicateAccessToken
@@ -571,5 +645,5 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	}
 	r.Body = nil
 	r.Headers = http.Header{AnnotationHeader: {an.encode()}}
-	return an
+	return an, kind, id
 }

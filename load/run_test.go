@@ -94,6 +94,31 @@ func TestRun_RotationRace(t *testing.T) {
 	}
 }
 
+// A race group nobody won lost no race: the server refused a freshly
+// minted token, and its invalid_grants are unexpected failures, not the
+// expected losers they were counted as before.
+func TestRun_RotationRaceNobodyWins(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true, refuseRefresh: true})
+	cfg := testConfig(t, RotationRace, tiny["rotation-race"], srv.URL)
+	l := mustRun(t, cfg)
+	o := l.Outcomes
+	if o.ExpectedFailures != 0 || o.UnexpectedFailures != l.Requests || l.ErrorClasses[ClassInvalidGrant] != l.Requests {
+		t.Errorf("outcomes %+v, error classes %v over %d requests: want every invalid_grant unexpected", o, l.ErrorClasses, l.Requests)
+	}
+	if l.Verdict != reports.VerdictFail || l.Thresholds[0].Status != reports.StatusInconclusive {
+		t.Errorf("verdict %s, thresholds %+v: want fail (error_rate) with race_winners inconclusive", l.Verdict, l.Thresholds)
+	}
+	// results.bin carries the settled reading, so a merge agrees.
+	m, err := Merge(t.TempDir(), cfg.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Outcomes.UnexpectedFailures != o.UnexpectedFailures || m.Verdict != l.Verdict {
+		t.Errorf("merged outcomes %+v verdict %s; run %+v %s", m.Outcomes, m.Verdict, o, l.Verdict)
+	}
+}
+
 func TestRun_CorrectnessFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
