@@ -350,7 +350,7 @@ func judge(l *reports.Load, ths []Threshold) {
 		o := t.Metric.Observe(l)
 		status := t.judgeObservation(o)
 		obs := -1.0 // JSON has no "nothing"; -1 with a status other than passed/failed
-		if o.Value != nil {
+		if o.Value != nil && (status == reports.StatusPassed || status == reports.StatusFailed) {
 			obs, _ = o.Value.Float64()
 		}
 		l.Thresholds = append(l.Thresholds, reports.Threshold{Name: t.Metric.Name, Limit: t.Limit, AtLeast: t.AtLeast,

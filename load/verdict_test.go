@@ -182,8 +182,12 @@ func TestJudge_RecoveryIsABoundWhenNotRecovered(t *testing.T) {
 	for _, tt := range tests {
 		l := &reports.Load{Recovery: &tt.rec}
 		judge(l, []Threshold{Max(RecoverySeconds, 2)})
-		if got := l.Thresholds[0]; got.Status != tt.status {
+		got := l.Thresholds[0]
+		if got.Status != tt.status {
 			t.Errorf("%+v: %+v, want %s", tt.rec, got, tt.status)
+		}
+		if judged := tt.status == reports.StatusPassed || tt.status == reports.StatusFailed; judged != (got.Observed >= 0) {
+			t.Errorf("%+v: observed %v with status %s", tt.rec, got.Observed, got.Status)
 		}
 	}
 }
