@@ -143,10 +143,12 @@ type window struct {
 	t, end    float64 // seconds since start
 	requested float64 // mean requested rate, req/s
 	p99       float64
-	n, errors float64
+	// n and errors are counts: a bucket's requested rate times its width
+	// is its whole number of scheduled requests.
+	n, errors uint64
 }
 
-func (w window) errRate() float64 { return w.errors / w.n }
+func (w window) errRate() float64 { return float64(w.errors) / float64(w.n) }
 
 // windows groups a series into windows of at least minBucketRequests
 // requests; a short tail joins the last window.
@@ -166,9 +168,9 @@ func windows(series []reports.Bucket) []window {
 		cur.end = b.T + width
 		cur.requested += b.Requested
 		cur.p99 = math.Max(cur.p99, b.P99)
-		cur.n += b.Requested * width
+		cur.n += uint64(math.Round(b.Requested * width))
 		for _, c := range b.Errors {
-			cur.errors += float64(c)
+			cur.errors += c
 		}
 		if cur.n >= minBucketRequests {
 			cur.requested /= float64(k)
@@ -206,7 +208,7 @@ func findKnee(l *reports.Load, p Params, limits map[string]float64) {
 		switch {
 		case w.p99 > p99Limit:
 			why = fmt.Sprintf("p99 %.1f ms > %g ms", w.p99, p99Limit)
-		case w.errRate() > errLimit:
+		case ratioOver(w.errors, w.n, errLimit):
 			why = fmt.Sprintf("error rate %.3f > %g", w.errRate(), errLimit)
 		}
 		if why == "" {

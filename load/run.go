@@ -352,7 +352,7 @@ func (k *kneeStop) broken(ws windowStats) bool {
 	if !k.on || ws.n < minBucketRequests {
 		return false
 	}
-	if ws.p99 > k.p99Limit || ws.errRate > k.errLim {
+	if ws.p99 > k.p99Limit || ratioOver(uint64(ws.failed), uint64(ws.n), k.errLim) {
 		k.run++
 	} else {
 		k.run = 0

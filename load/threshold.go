@@ -90,6 +90,12 @@ func exactDecimal(f float64) *big.Rat {
 	return r
 }
 
+// ratioOver reports whether num/den is above limit, exactly (the ramp's
+// error-rate limit, judged per window the way error_rate is judged).
+func ratioOver(num, den uint64, limit float64) bool {
+	return den > 0 && frac(num, den).Cmp(exactDecimal(limit)) > 0
+}
+
 // Threshold is a limit on a metric: at most Limit, or at least when AtLeast.
 // Limit is compared as the exact decimal it prints as (see exactDecimal).
 type Threshold struct {
