@@ -104,7 +104,7 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 			op = "≥ "
 		}
 		v.Thresholds = append(v.Thresholds, thresholdView{
-			Name: clean(t.Name), Limit: op + fmtNum(t.Limit), Observed: observed,
+			Name: clean(t.Name), Limit: op + strconv.FormatFloat(finite(t.Limit), 'f', -1, 64), Observed: observed,
 			Status: status, Reason: clean(t.Reason), Required: t.Required,
 		})
 		switch {
