@@ -80,14 +80,21 @@ var noteNames = []struct {
 func (n Note) Has(o Note) bool { return n&o == o }
 
 // String lists the notes comma-separated: "rotated,duplicate_access_token".
-func (n Note) String() string {
-	var parts []string
+func (n Note) String() string { return string(n.appendTo(nil)) }
+
+// appendTo appends String's text to b without allocating: encode runs once
+// per response, on the goroutine that reads every result.
+func (n Note) appendTo(b []byte) []byte {
+	first := true
 	for _, nn := range noteNames {
 		if n.Has(nn.n) {
-			parts = append(parts, nn.name)
+			if !first {
+				b = append(b, ',')
+			}
+			b, first = append(b, nn.name...), false
 		}
 	}
-	return strings.Join(parts, ",")
+	return b
 }
 
 func parseNotes(s string) Note {
@@ -129,7 +136,7 @@ func (a annotation) encode() string {
 	b = append(b, a.Class...)
 	if a.Notes != 0 {
 		b = append(b, " note="...)
-		b = append(b, a.Notes.String()...)
+		b = a.Notes.appendTo(b)
 	}
 	b = append(b, " lag_ns="...)
 	b = strconv.AppendInt(b, int64(a.Lag), 10)

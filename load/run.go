@@ -434,6 +434,7 @@ type capture struct {
 	// group's last result is in, so the map holds only groups in flight.
 	groups    map[int]*groupSeen
 	publicURL string // the token URL as results.bin shows it
+	one       []judged
 }
 
 type groupSeen struct {
@@ -479,10 +480,12 @@ func (c *capture) sameRotation(id int, next string) bool {
 // take reads r (see process) and returns what is ready to record: r
 // itself, or, for a member of a race group, nothing until the group's last
 // result is in and then the whole group (see settle).
+// The returned slice is valid until the next call.
 func (c *capture) take(r *vegeta.Result) []judged {
 	a, kind, id := c.read(r)
 	if kind != kindRace {
-		return []judged{{r, a}}
+		c.one = append(c.one[:0], judged{r, a}) // reused: no allocation per result
+		return c.one
 	}
 	g := c.group(id)
 	g.pending = append(g.pending, judged{r, a})
@@ -557,12 +560,6 @@ func (r *recentSet) seenBefore(s string) bool {
 	}
 	r.cur[h] = struct{}{}
 	return false
-}
-
-// process reads one result (see read) without holding race groups back.
-func (c *capture) process(r *vegeta.Result) annotation {
-	an, _, _ := c.read(r)
-	return an
 }
 
 // read re-times r from its intended send time, classifies it, hands a
