@@ -27,6 +27,8 @@ type Config struct {
 	// Params override the profile's defaults field by field (zero = default).
 	Params Params
 	// Limits override threshold limits by metric name ("p99_ms": 100).
+	// Each one is required (judged, or the run is inconclusive); a metric
+	// the profile does not measure is refused by Resolve (CheckLimits).
 	Limits   map[string]float64
 	Endpoint Endpoint
 	// Codes mints the token pool (and the mixed profile's codes) through
