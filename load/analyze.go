@@ -32,10 +32,15 @@ type analyzer struct {
 	stride, seen uint64
 
 	requests, failures, sent uint64
+	succeeded                uint64
 	codes                    map[string]uint64
-	classes                  map[string]uint64
-	race                     map[raceKey]*raceAcc
-	dead, dup, exhausted     uint64
+	classes                  map[string]uint64 // unexpected failures by class
+	expected                 map[string]uint64 // expected failures (race losers) by class
+	// successful refreshes by what they did to the refresh token
+	rotated, sameToken, noToken uint64
+	spentRotated                uint64 // rotated tokens spent on their first use
+	race                        map[raceKey]*raceAcc
+	dead, dup, exhausted        uint64
 
 	racePolicy string // how multi-winner race groups are judged
 
@@ -91,6 +96,7 @@ func newAnalyzer(start time.Time, span time.Duration, racePolicy string) *analyz
 		width:      seriesWidth(span),
 		codes:      map[string]uint64{},
 		classes:    map[string]uint64{},
+		expected:   map[string]uint64{},
 		race:       map[raceKey]*raceAcc{},
 		hist:       make([]uint64, len(histBoundsMS)),
 	}
@@ -119,13 +125,31 @@ func (a *analyzer) add(r *vegeta.Result, an annotation) {
 	b.codes[code]++
 
 	failed := an.failed()
-	if failed {
+	switch {
+	case failed:
 		a.failures++
 		a.classes[an.Class]++
 		b.errors[an.Class]++
+	case an.Class == ClassOK:
+		a.succeeded++
+		if kind == kindSlot || kind == kindRace {
+			switch {
+			case an.Notes.Has(NoteRotated):
+				a.rotated++
+			case an.Notes.Has(NoteSameRefreshToken):
+				a.sameToken++
+			default:
+				a.noToken++
+			}
+		}
+	default:
+		a.expected[an.Class]++ // a race loser: predicted, neither success nor error
 	}
 	if an.Notes.Has(NoteDeadAfterRefresh) {
 		a.dead++
+	}
+	if an.Notes.Has(NoteSpentRotated) {
+		a.spentRotated++
 	}
 	if an.Notes.Has(NoteDuplicateAccessToken) {
 		a.dup++
@@ -210,6 +234,13 @@ func (a *analyzer) fill(l *reports.Load) {
 	if a.requests > 0 {
 		l.SuccessRatio = round3(float64(a.requests-a.failures) / float64(a.requests))
 	}
+	l.Outcomes = reports.Outcomes{Succeeded: a.succeeded, UnexpectedFailures: a.failures}
+	for _, n := range a.expected {
+		l.Outcomes.ExpectedFailures += n
+	}
+	if len(a.expected) > 0 {
+		l.Outcomes.ExpectedClasses = a.expected
+	}
 	if d := a.lastSend.Sub(a.firstSend).Seconds(); a.sent > 1 && d > 0 {
 		l.Rate = round3(float64(a.sent-1) / d)
 	}
@@ -219,6 +250,8 @@ func (a *analyzer) fill(l *reports.Load) {
 
 	c := &l.Correctness
 	c.DeadAfterRefresh, c.DuplicateAccessTokens, c.PoolExhausted = a.dead, a.dup, a.exhausted
+	c.RefreshesRotated, c.RefreshesSameToken, c.RefreshesNoNewToken = a.rotated, a.sameToken, a.noToken
+	c.RotatedTokensSpent = a.spentRotated
 	c.RaceGroups = uint64(len(a.race))
 	if len(a.race) > 0 {
 		c.RaceWinners = map[string]uint64{}

@@ -53,6 +53,14 @@ const (
 	// NoteSameRotation: a race winner that received the same new refresh
 	// token as an earlier winner of its group: one rotation answered twice.
 	NoteSameRotation
+	// NoteSameRefreshToken: a successful refresh that returned the refresh
+	// token it sent (not rotated; a refresh that returned none has neither
+	// this nor NoteRotated).
+	NoteSameRefreshToken
+	// NoteSpentRotated: a refresh that spent, on its first use, a refresh
+	// token a successful rotation issued, and got an answer about it (a
+	// success or invalid_grant): the evidence dead_after_refresh needs.
+	NoteSpentRotated
 )
 
 var noteNames = []struct {
@@ -64,20 +72,29 @@ var noteNames = []struct {
 	{NoteDeadAfterRefresh, "dead_after_refresh"},
 	{NoteDuplicateAccessToken, "duplicate_access_token"},
 	{NoteSameRotation, "same_rotation"},
+	{NoteSameRefreshToken, "same_refresh_token"},
+	{NoteSpentRotated, "spent_rotated"},
 }
 
 // Has reports whether every note of o is in n.
 func (n Note) Has(o Note) bool { return n&o == o }
 
 // String lists the notes comma-separated: "rotated,duplicate_access_token".
-func (n Note) String() string {
-	var parts []string
+func (n Note) String() string { return string(n.appendTo(nil)) }
+
+// appendTo appends String's text to b without allocating: encode runs once
+// per response, on the goroutine that reads every result.
+func (n Note) appendTo(b []byte) []byte {
+	first := true
 	for _, nn := range noteNames {
 		if n.Has(nn.n) {
-			parts = append(parts, nn.name)
+			if !first {
+				b = append(b, ',')
+			}
+			b, first = append(b, nn.name...), false
 		}
 	}
-	return strings.Join(parts, ",")
+	return b
 }
 
 func parseNotes(s string) Note {
@@ -119,7 +136,7 @@ func (a annotation) encode() string {
 	b = append(b, a.Class...)
 	if a.Notes != 0 {
 		b = append(b, " note="...)
-		b = append(b, a.Notes.String()...)
+		b = a.Notes.appendTo(b)
 	}
 	b = append(b, " lag_ns="...)
 	b = strconv.AppendInt(b, int64(a.Lag), 10)

@@ -133,16 +133,20 @@ func TestParseFragment(t *testing.T) {
 func TestJudge(t *testing.T) {
 	t.Parallel()
 	ths := []Threshold{Max(P99, 10), Max(RaceWinners, 1)}
+	one := map[string]uint64{"1": 5}
 	tests := []struct {
 		name  string
 		l     reports.Load
 		want  string
 		codes int
 	}{
-		{"all met", reports.Load{Valid: true, Latency: reports.Percentiles{P99: 5}}, reports.VerdictPass, 0},
-		{"latency broke", reports.Load{Valid: true, Latency: reports.Percentiles{P99: 50}}, reports.VerdictFail, 1},
-		{"generator behind: not judged", reports.Load{Valid: false, InvalidWhy: "lag", Latency: reports.Percentiles{P99: 50}}, reports.VerdictError, 2},
-		{"generator behind but two winners: fails", reports.Load{Valid: false, InvalidWhy: "lag",
+		{"all met", reports.Load{Valid: true, Requests: 20, Latency: reports.Percentiles{P99: 5},
+			Correctness: reports.Correctness{RaceWinners: one}}, reports.VerdictPass, 0},
+		{"latency broke", reports.Load{Valid: true, Requests: 20, Latency: reports.Percentiles{P99: 50},
+			Correctness: reports.Correctness{RaceWinners: one}}, reports.VerdictFail, 1},
+		{"generator behind: not judged", reports.Load{Valid: false, InvalidWhy: "lag", Requests: 20, Latency: reports.Percentiles{P99: 50},
+			Correctness: reports.Correctness{RaceWinners: one}}, reports.VerdictError, 2},
+		{"generator behind but two winners: fails", reports.Load{Valid: false, InvalidWhy: "lag", Requests: 20,
 			Correctness: reports.Correctness{RaceWinners: map[string]uint64{"2": 1}}}, reports.VerdictFail, 1},
 	}
 	for _, tt := range tests {
@@ -174,9 +178,14 @@ func TestParseLimits(t *testing.T) {
 			t.Errorf("ParseLimits(%q) accepted", bad)
 		}
 	}
-	ths := resolve([]Threshold{Max(P99, 250)}, map[string]float64{"p99_ms": 5, "error_rate": 0.5})
-	if len(ths) != 2 || ths[0].Limit != 5 || ths[1].Metric.Name != "error_rate" {
-		t.Errorf("resolve = %v", ths)
+	ths, err := resolve(Profile{Name: "herd", Thresholds: []Threshold{Max(P99, 250), Max(DuplicateAccessTokens, 0)}},
+		map[string]float64{"p99_ms": 5, "error_rate": 0.5})
+	if err != nil || len(ths) != 3 || ths[0].Limit != 5 || ths[2].Metric.Name != "error_rate" {
+		t.Fatalf("resolve = %v, %v", ths, err)
+	}
+	// What the user set is what they asked to be judged.
+	if !ths[0].Required || ths[1].Required || !ths[2].Required {
+		t.Errorf("required: %v %v %v, want true false true", ths[0].Required, ths[1].Required, ths[2].Required)
 	}
 }
 

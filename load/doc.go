@@ -23,6 +23,16 @@
 //     latencies re-based on the intended send time, and the harness's
 //     reading in the Tokenharness-Result header (see AnnotationHeader).
 //
+// A verdict is evidence. Each threshold is passed or failed only on a
+// figure the run measured, compared exactly with its limit (counts as
+// rationals, the limit as the decimal it is written as); a figure the run
+// shows does not apply to the target (race_winners against a server that
+// does not rotate) is not_applicable, one it could not produce is
+// inconclusive, each with its evidence. When that befalls a threshold the
+// run was asked for (the profile's headline, or one set in THRESHOLDS) the
+// verdict is inconclusive, exit status 3. A limit on a figure the profile
+// does not measure is refused before anything is sent (CheckLimits).
+//
 // Latency percentiles come from log histograms (0.5% resolution, fixed
 // memory), so a long soak stays bounded and shards add up exactly.
 //

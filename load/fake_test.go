@@ -33,6 +33,9 @@ type fakeAS struct {
 	deadRotation bool
 	// sameAccess issues one access token to everybody.
 	sameAccess bool
+	// refuseRefresh answers every refresh with invalid_grant: a server that
+	// refuses valid refresh tokens.
+	refuseRefresh bool
 	// policy is the race policy a test judges this server by (not the
 	// server's behaviour: kept here so a table row describes both).
 	policy string
@@ -114,7 +117,7 @@ func (f *fakeAS) token(w http.ResponseWriter, r *http.Request) {
 		old := r.PostForm.Get(oauth.ParamRefreshToken)
 		spent, ok := f.refresh[old]
 		switch {
-		case !ok:
+		case !ok || f.refuseRefresh:
 			f.fail(w, 400, "invalid_grant")
 			return
 		case !spent.IsZero() && !((f.racy || f.grace) && time.Since(spent) < time.Second):

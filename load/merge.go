@@ -91,7 +91,17 @@ func Merge(outDir string, dirs ...string) (*reports.Load, error) {
 		}
 	}
 
-	ths := resolve(pr.Thresholds, first.Limits)
+	// The run resolved its thresholds from the user's overrides; the limits
+	// it recorded are the result, applied on top to keep them exact.
+	ths, err := resolve(pr, first.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("load: merge: %w", err)
+	}
+	for i := range ths {
+		if v, ok := first.Limits[ths[i].Metric.Name]; ok {
+			ths[i].Limit = v
+		}
+	}
 	l := &reports.Load{
 		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: pr.Name,
 		Target: first.Target, TargetKind: first.TargetKind, StartedAt: startedAt, FinishedAt: an.lastEnd,
@@ -143,7 +153,7 @@ func sameRun(infos []RunInfo) error {
 			return fmt.Errorf("load: merge: shard %s given twice", in.Shard)
 		}
 		seen[s.I] = true
-		if !mapsEqual(in.Limits, first.Limits) {
+		if !mapsEqual(in.Limits, first.Limits) || !mapsEqual(in.Overrides, first.Overrides) {
 			return fmt.Errorf("load: merge: shard %s ran with different thresholds than shard %s", in.Shard, first.Shard)
 		}
 	}

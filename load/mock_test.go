@@ -1,9 +1,11 @@
 package load
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +58,9 @@ func TestMock_EveryProfilePasses(t *testing.T) {
 				p.RacePolicy = RaceGrace
 			}
 			cfg := mockConfig(t, pr, p)
-			cfg.Limits = map[string]float64{KneeRate.Name: 10}
+			if KneeRate.AppliesTo(pr.Name) {
+				cfg.Limits = map[string]float64{KneeRate.Name: 10}
+			}
 			l := mustRun(t, cfg)
 			if l.Verdict != reports.VerdictPass {
 				t.Errorf("verdict %s (%s); thresholds %+v; errors %v", l.Verdict, l.InvalidWhy, l.Thresholds, l.ErrorClasses)
@@ -112,6 +116,45 @@ func TestMock_RotationRaceCatchesTheRaceQuirk(t *testing.T) {
 			}
 			if l.SuccessRatio != 1 {
 				t.Errorf("success ratio %v: race losers were counted as failures", l.SuccessRatio)
+			}
+			// Losers are expected failures: neither successes nor errors.
+			o := l.Outcomes
+			if o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures != l.Requests || o.UnexpectedFailures != 0 ||
+				o.ExpectedFailures != l.StatusCodes["400"] || o.ExpectedClasses[ClassInvalidGrant] != o.ExpectedFailures ||
+				o.Succeeded != l.StatusCodes["200"] {
+				t.Errorf("outcomes %+v for %d requests, status %v; want the 400s as expected invalid_grant, the 200s as successes", o, l.Requests, l.StatusCodes)
+			}
+		})
+	}
+}
+
+// A server that does not rotate refresh tokens lets every racer win, which
+// RFC 6749 §6 allows: rotation-race has nothing to judge and says so, with
+// the evidence, instead of passing with race_winners = 0.
+func TestMock_RotationRaceAgainstANonRotatingServer(t *testing.T) {
+	t.Parallel()
+	for _, q := range []rules.ID{rules.VarNoRotation.ID, rules.RefreshRotation.ID} {
+		t.Run(string(q), func(t *testing.T) {
+			t.Parallel()
+			cfg := mockConfig(t, RotationRace, Params{Rate: 200, GroupSize: 4, Duration: time.Second}, q)
+			l := mustRun(t, cfg)
+			if l.Verdict != reports.VerdictInconclusive || ExitCode(l) != 3 {
+				t.Errorf("verdict %s exit %d, want inconclusive 3; thresholds %+v", l.Verdict, ExitCode(l), l.Thresholds)
+			}
+			th := l.Thresholds[0]
+			if th.Name != RaceWinners.Name || th.Status != reports.StatusNotApplicable || th.Passed ||
+				!strings.Contains(th.Reason, "did not rotate") || !strings.Contains(th.Reason, fmt.Sprintf("%d returned none", l.Requests)) {
+				t.Errorf("race_winners = %+v; want not_applicable with the evidence", th)
+			}
+			c := l.Correctness
+			if c.RefreshesRotated != 0 || c.RefreshesNoNewToken != l.Requests || c.RaceWinners["4-not-rotated"] != c.RaceGroups {
+				t.Errorf("correctness %+v over %d requests: want every racer to win without a new refresh token", c, l.Requests)
+			}
+			if l.Outcomes.Succeeded != l.Requests || l.Outcomes.ExpectedFailures != 0 {
+				t.Errorf("outcomes %+v", l.Outcomes)
+			}
+			if _, err := reports.ReadLoad(filepath.Join(cfg.Dir, ReportJSON)); err != nil {
+				t.Errorf("report.json does not validate: %v", err)
 			}
 		})
 	}

@@ -30,9 +30,12 @@ const (
 // and limits, so that merge can judge shards' results exactly as a single
 // run would be judged.
 type RunInfo struct {
-	Profile    string             `json:"profile"`
-	Params     Params             `json:"params"`
-	Limits     map[string]float64 `json:"limits"`
+	Profile string             `json:"profile"`
+	Params  Params             `json:"params"`
+	Limits  map[string]float64 `json:"limits"`
+	// Overrides are the limits the user set (THRESHOLDS), which merge
+	// judges as required exactly as the run did.
+	Overrides  map[string]float64 `json:"overrides,omitempty"`
 	Shard      string             `json:"shard,omitempty"`
 	Target     string             `json:"target"`
 	TargetKind string             `json:"target_kind"`

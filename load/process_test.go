@@ -103,22 +103,28 @@ func TestCommand_TwoShardProcessesMergeToOneRun(t *testing.T) {
 		env      []string
 		wantExit int
 		wantOut  string
+		wantNot  string // must not appear: work the command should not have started
 	}{
-		{"a remote target is refused", []string{"load"}, []string{"TARGET=https://auth.example.com/oauth/token", "CLIENT_ID=x"}, 2, "ALLOW_REMOTE=1"},
-		{"no target: the bundled mock", []string{"load"}, []string{"LOAD_PROFILE=soak", "RATE=50", "DURATION=300ms"}, 0, "started the bundled mock"},
+		{"a remote target is refused", []string{"load"}, []string{"TARGET=https://auth.example.com/oauth/token", "CLIENT_ID=x"}, 2, "ALLOW_REMOTE=1", ""},
+		{"no target: the bundled mock", []string{"load"}, []string{"LOAD_PROFILE=soak", "RATE=50", "DURATION=300ms"}, 0, "started the bundled mock", ""},
 		{"the race quirk fails the run", []string{"load"}, []string{"LOAD_PROFILE=rotation-race", "RATE=80", "DURATION=500ms",
-			"QUIRKS=" + string(rules.RefreshRace.ID)}, 1, "FAIL race_winners"},
-		{"-list", []string{"load", "-list"}, nil, 0, "rotation-race"},
-		{"unknown profile", []string{"load"}, []string{"LOAD_PROFILE=stampede"}, 2, "herd|ramp|rotation-race|spike|soak|mixed"},
-		{"bad RATE", []string{"load"}, []string{"RATE=fast"}, 2, "RATE"},
-		{"merge without shards", []string{"merge", "-out", t.TempDir()}, nil, 2, "usage"},
+			"QUIRKS=" + string(rules.RefreshRace.ID)}, 1, "race_winners <= 1: failed", ""},
+		{"a race against a server that does not rotate is inconclusive", []string{"load"}, []string{"LOAD_PROFILE=rotation-race",
+			"RATE=80", "DURATION=500ms", "QUIRKS=" + string(rules.VarNoRotation.ID)}, 3, "race_winners <= 1: not_applicable — the server did not rotate", ""},
+		{"a threshold the profile does not measure is refused up front", []string{"load"}, []string{"LOAD_PROFILE=herd",
+			"THRESHOLDS=knee_rate=100"}, 2, "knee_rate (measured by ramp only) does not apply to profile herd", "started the bundled mock"},
+		{"-list", []string{"load", "-list"}, nil, 0, "rotation-race", ""},
+		{"unknown profile", []string{"load"}, []string{"LOAD_PROFILE=stampede"}, 2, "herd|ramp|rotation-race|spike|soak|mixed", ""},
+		{"bad RATE", []string{"load"}, []string{"RATE=fast"}, 2, "RATE", ""},
+		{"merge without shards", []string{"merge", "-out", t.TempDir()}, nil, 2, "usage", ""},
 	}
 	for _, tt := range tests {
 		cmd := exec.CommandContext(ctx, bin, tt.args...)
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "REPORT_DIR=" + t.TempDir()}, tt.env...)
 		out, _ := cmd.CombinedOutput()
-		if code := cmd.ProcessState.ExitCode(); code != tt.wantExit || !strings.Contains(string(out), tt.wantOut) {
-			t.Errorf("%s: exit %d, want %d; output does not contain %q?\n%s", tt.name, code, tt.wantExit, tt.wantOut, out)
+		if code := cmd.ProcessState.ExitCode(); code != tt.wantExit || !strings.Contains(string(out), tt.wantOut) ||
+			(tt.wantNot != "" && strings.Contains(string(out), tt.wantNot)) {
+			t.Errorf("%s: exit %d, want %d; output does not contain %q, or contains %q?\n%s", tt.name, code, tt.wantExit, tt.wantOut, tt.wantNot, out)
 		}
 	}
 }

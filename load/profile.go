@@ -28,6 +28,8 @@ type Profile struct {
 	// Pacer returns the run's schedule for resolved parameters.
 	Pacer func(Params) Schedule
 	// Thresholds gate the run: any broken one makes the verdict "fail".
+	// The Headline ones are what the profile exists to judge: when a run
+	// cannot judge them the verdict is "inconclusive", not "pass".
 	Thresholds []Threshold
 	// StopAtKnee ends the attack once p99 or the error rate has broken its
 	// limit for two seconds in a row (the ramp).

@@ -55,7 +55,7 @@ var (
 		Pacer: func(p Params) Schedule {
 			return NewSegments(Segment{Dur: p.Duration, From: p.StartRate, To: p.Rate})
 		},
-		Thresholds: []Threshold{Min(KneeRate, 100), Max(P99, 100), Max(ErrorRate, 0.01), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Min(KneeRate, 100).Headline(), Max(P99, 100), Max(ErrorRate, 0.01), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 		StopAtKnee: true,
 		Finish:     findKnee,
 	}
@@ -72,7 +72,7 @@ var (
 		Pacer: func(p Params) Schedule {
 			return Grouped{Inner: Constant(p.Rate/float64(p.GroupSize), p.Duration), Size: uint64(p.GroupSize)}
 		},
-		Thresholds: []Threshold{Max(RaceWinners, 1), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Max(RaceWinners, 1).Headline(), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0)},
 	}
 
 	Spike = Profile{
@@ -99,7 +99,7 @@ var (
 				Segment{Dur: burst, From: p.SpikeRate, To: p.SpikeRate},
 				Segment{Dur: p.Duration - at - burst, From: p.Rate, To: p.Rate})
 		},
-		Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(RecoverySeconds, 2), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
+		Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(RecoverySeconds, 2).Headline(), Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 		Finish:     findRecovery,
 	}
 
@@ -111,7 +111,7 @@ var (
 		Workload: Refresh,
 		Defaults: Params{Rate: 300, Duration: 20 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 		Pacer:    func(p Params) Schedule { return Constant(p.Rate, p.Duration) },
-		Thresholds: []Threshold{Max(P99, 100), Max(ErrorRate, 0.01), Max(LatencyDrift, 50), Max(ErrorGrowth, 0.01),
+		Thresholds: []Threshold{Max(P99, 100), Max(ErrorRate, 0.01), Max(LatencyDrift, 50).Headline(), Max(ErrorGrowth, 0.01).Headline(),
 			Max(DeadAfterRefresh, 0), Max(DuplicateAccessTokens, 0)},
 	}
 
@@ -143,10 +143,12 @@ type window struct {
 	t, end    float64 // seconds since start
 	requested float64 // mean requested rate, req/s
 	p99       float64
-	n, errors float64
+	// n and errors are counts: a bucket's requested rate times its width
+	// is its whole number of scheduled requests.
+	n, errors uint64
 }
 
-func (w window) errRate() float64 { return w.errors / w.n }
+func (w window) errRate() float64 { return float64(w.errors) / float64(w.n) }
 
 // windows groups a series into windows of at least minBucketRequests
 // requests; a short tail joins the last window.
@@ -166,9 +168,9 @@ func windows(series []reports.Bucket) []window {
 		cur.end = b.T + width
 		cur.requested += b.Requested
 		cur.p99 = math.Max(cur.p99, b.P99)
-		cur.n += b.Requested * width
+		cur.n += uint64(math.Round(b.Requested * width))
 		for _, c := range b.Errors {
-			cur.errors += float64(c)
+			cur.errors += c
 		}
 		if cur.n >= minBucketRequests {
 			cur.requested /= float64(k)
@@ -206,7 +208,7 @@ func findKnee(l *reports.Load, p Params, limits map[string]float64) {
 		switch {
 		case w.p99 > p99Limit:
 			why = fmt.Sprintf("p99 %.1f ms > %g ms", w.p99, p99Limit)
-		case w.errRate() > errLimit:
+		case ratioOver(w.errors, w.n, errLimit):
 			why = fmt.Sprintf("error rate %.3f > %g", w.errRate(), errLimit)
 		}
 		if why == "" {
@@ -241,7 +243,8 @@ func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
 	rec := &reports.Recovery{}
 	l.Recovery = rec
 	if len(base) == 0 {
-		return // no baseline to recover to: not recovered, recovery_s fails
+		rec.Reason = fmt.Sprintf("no interval before the spike at %gs to take a baseline latency from", at)
+		return
 	}
 	baseP99 := median(base)
 	limit := math.Max(2*baseP99, baseP99+5)

@@ -34,6 +34,7 @@ func TestFindKnee(t *testing.T) {
 		{"one bad interval is noise", series([]float64{100, 200, 300, 400, 500}, []float64{5, 150, 8, 9, 10}, nil), 500, "no limit broke up to 500"},
 		{"errors break", series([]float64{100, 200, 300, 400}, []float64{5, 5, 5, 5}, []uint64{0, 0, 30, 40}), 200, "error rate 0.100 > 0.01"},
 		{"broken from the start", series([]float64{100, 200}, []float64{500, 500}, nil), 0, "p99"},
+		{"errors exactly at the limit do not break", series([]float64{100, 200, 300, 400}, []float64{5, 5, 5, 5}, []uint64{1, 2, 3, 4}), 400, "no limit broke"},
 	}
 	for _, tt := range tests {
 		l := &reports.Load{Series: tt.series}

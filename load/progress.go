@@ -45,7 +45,7 @@ func (p *progress) add(r *vegeta.Result, a annotation) {
 type windowStats struct {
 	n        int
 	p50, p99 float64
-	errRate  float64
+	failed   int // unexpected failures among the n
 }
 
 // tick closes the last second's window, prints the status line, and
@@ -56,7 +56,7 @@ func (p *progress) tick(elapsed time.Duration) windowStats {
 		slices.Sort(p.window)
 		ws.p50 = float64(p.window[(ws.n-1)/2])
 		ws.p99 = float64(p.window[min(ws.n-1, ws.n*99/100)])
-		ws.errRate = float64(p.windowFailed) / float64(ws.n)
+		ws.failed = p.windowFailed
 	}
 	p.print(elapsed, ws)
 	p.window, p.windowFailed, p.lagMax = p.window[:0], 0, 0

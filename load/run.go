@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type Config struct {
 	// Params override the profile's defaults field by field (zero = default).
 	Params Params
 	// Limits override threshold limits by metric name ("p99_ms": 100).
+	// Each one is required (judged, or the run is inconclusive); a metric
+	// the profile does not measure is refused by Resolve (CheckLimits).
 	Limits   map[string]float64
 	Endpoint Endpoint
 	// Codes mints the token pool (and the mixed profile's codes) through
@@ -86,7 +89,11 @@ func Resolve(cfg Config) (Plan, error) {
 	if whole.Hits() == 0 {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
-	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: resolve(pr.Thresholds, cfg.Limits), WholeHits: whole.Hits()}
+	ths, err := resolve(pr, cfg.Limits)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: ths, WholeHits: whole.Hits()}
 	hits := pl.Schedule.Hits()
 	switch pr.Workload {
 	case Race:
@@ -207,7 +214,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		err error
 	)
 	if cfg.Dir != "" {
-		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Shard: cfg.Shard.String(),
+		info := RunInfo{Profile: cfg.Profile.Name, Params: p, Limits: limitsOf(pl.Thresholds), Overrides: cfg.Limits, Shard: cfg.Shard.String(),
 			Target: PublicURL(cfg.Endpoint.TokenURL), TargetKind: cfg.TargetKind, MaxLag: cfg.MaxLag, StartedAt: startedAt,
 			Hits: pl.Schedule.Hits(), WholeHits: pl.WholeHits}
 		if out, err = newSink(cfg.Dir, attackName(cfg), info); err != nil {
@@ -254,13 +261,14 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			if an == nil {
 				an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 			}
-			a := capt.process(r)
-			an.add(r, a)
-			prog.add(r, a)
-			if out != nil {
-				if err := out.add(r); err != nil {
-					atk.Stop()
-					return nil, err
+			for _, j := range capt.take(r) {
+				an.add(j.r, j.a)
+				prog.add(j.r, j.a)
+				if out != nil {
+					if err := out.add(j.r); err != nil {
+						atk.Stop()
+						return nil, err
+					}
 				}
 			}
 		case <-tick.C:
@@ -271,10 +279,20 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			}
 		}
 	}
-	prog.finish()
 	if an == nil {
 		an = newAnalyzer(pc.Began(), pl.Schedule.Span(), p.RacePolicy)
 	}
+	// Race groups cut short by the end of the attack.
+	for _, j := range capt.flush() {
+		an.add(j.r, j.a)
+		prog.add(j.r, j.a)
+		if out != nil {
+			if err := out.add(j.r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	prog.finish()
 
 	l := &reports.Load{
 		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: cfg.Profile.Name,
@@ -336,7 +354,7 @@ func (k *kneeStop) broken(ws windowStats) bool {
 	if !k.on || ws.n < minBucketRequests {
 		return false
 	}
-	if ws.p99 > k.p99Limit || ws.errRate > k.errLim {
+	if ws.p99 > k.p99Limit || ratioOver(uint64(ws.failed), uint64(ws.n), k.errLim) {
 		k.run++
 	} else {
 		k.run = 0
@@ -418,11 +436,22 @@ type capture struct {
 	// group's last result is in, so the map holds only groups in flight.
 	groups    map[int]*groupSeen
 	publicURL string // the token URL as results.bin shows it
+	one       []judged
 }
 
 type groupSeen struct {
-	results int
-	first   uint64
+	first uint64
+	// pending holds the group's results until its last is in: whether a
+	// loser's invalid_grant was expected depends on whether anyone won.
+	pending []judged
+	won     bool
+}
+
+// judged is a result with the harness's reading, ready for the analyzer
+// and results.bin.
+type judged struct {
+	r *vegeta.Result
+	a annotation
 }
 
 func newCapture(tg *targeter, pc *pacer, s Schedule) *capture {
@@ -450,12 +479,59 @@ func (c *capture) sameRotation(id int, next string) bool {
 	return g.first == h
 }
 
-// groupDone counts a result of group id and forgets the group after its last.
-func (c *capture) groupDone(id int) {
-	g := c.group(id)
-	if g.results++; uint64(g.results) >= c.tg.group {
-		delete(c.groups, id)
+// take reads r (see process) and returns what is ready to record: r
+// itself, or, for a member of a race group, nothing until the group's last
+// result is in and then the whole group (see settle).
+// The returned slice is valid until the next call.
+func (c *capture) take(r *vegeta.Result) []judged {
+	a, kind, id := c.read(r)
+	if kind != kindRace {
+		c.one = append(c.one[:0], judged{r, a}) // reused: no allocation per result
+		return c.one
 	}
+	g := c.group(id)
+	g.pending = append(g.pending, judged{r, a})
+	g.won = g.won || a.Class == ClassOK
+	if uint64(len(g.pending)) < c.tg.group {
+		return nil
+	}
+	delete(c.groups, id)
+	return g.settle()
+}
+
+// flush settles the race groups whose results did not all arrive (the
+// attack stopped), in group order.
+func (c *capture) flush() []judged {
+	ids := make([]int, 0, len(c.groups))
+	for id, g := range c.groups {
+		if len(g.pending) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	var out []judged
+	for _, id := range ids {
+		out = append(out, c.groups[id].settle()...)
+	}
+	clear(c.groups)
+	return out
+}
+
+// settle decides the group's losers: an invalid_grant is a lost race, and
+// expected, only if another member won. In a group nobody won, no
+// concurrent refresh spent the freshly minted token first, so the server
+// refused a valid token: an unexpected failure.
+func (g *groupSeen) settle() []judged {
+	if !g.won {
+		for i := range g.pending {
+			j := &g.pending[i]
+			if j.a.Notes.Has(NoteRaceLoser) {
+				j.a.Notes &^= NoteRaceLoser
+				j.r.Headers.Set(AnnotationHeader, j.a.encode())
+			}
+		}
+	}
+	return g.pending
 }
 
 // recentSet remembers hashes of the last size to 2×size access tokens in two
@@ -488,7 +564,9 @@ func (r *recentSet) seenBefore(s string) bool {
 	return false
 }
 
-func (c *capture) process(r *vegeta.Result) annotation {
+// read re-times r from its intended send time, classifies it, hands a
+// rotated token back to the pool, strips the body and annotates it.
+func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 	var an annotation
 	// Latency from the intended send time (no coordinated omission,
 	// LOAD.md §1): hit r.Seq was due at began + At(seq). Seq is handed out
@@ -515,10 +593,17 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	switch kind {
 	case kindSlot:
 		pool := c.tg.pool
+		if pool.Fresh(id) && (an.Class == ClassOK || an.Class == ClassInvalidGrant) {
+			an.Notes |= NoteSpentRotated
+		}
 		switch an.Class {
 		case ClassOK:
-			if pool.Put(id, tr.RefreshToken) {
+			sent := pool.Token(id)
+			switch {
+			case pool.Put(id, tr.RefreshToken):
 				an.Notes |= NoteRotated
+			case tr.RefreshToken != "" && tr.RefreshToken == sent:
+				an.Notes |= NoteSameRefreshToken
 			}
 		case ClassInvalidGrant:
 			// The token is dead. If a successful rotation issued it and
@@ -533,16 +618,19 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	case kindRace:
 		switch an.Class {
 		case ClassOK:
-			if sent, _ := c.tg.races.Get(uint64(id)); tr.RefreshToken != "" && tr.RefreshToken != sent {
+			sent, _ := c.tg.races.Get(uint64(id))
+			switch {
+			case tr.RefreshToken != "" && tr.RefreshToken != sent:
 				an.Notes |= NoteRotated
 				if c.sameRotation(id, tr.RefreshToken) {
 					an.Notes |= NoteSameRotation
 				}
+			case tr.RefreshToken != "":
+				an.Notes |= NoteSameRefreshToken
 			}
 		case ClassInvalidGrant:
-			an.Notes |= NoteRaceLoser
+			an.Notes |= NoteRaceLoser // provisional: settle decides
 		}
-		c.groupDone(id)
 	}
 	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {
 		an.Notes |= NoteDuplicateAccessToken
@@ -556,5 +644,5 @@ func (c *capture) process(r *vegeta.Result) annotation {
 	}
 	r.Body = nil
 	r.Headers = http.Header{AnnotationHeader: {an.encode()}}
-	return an
+	return an, kind, id
 }

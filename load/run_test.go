@@ -66,7 +66,7 @@ func TestRun_RotationRace(t *testing.T) {
 	}{
 		{"strict rotation: one winner per group", &fakeAS{rotate: true}, reports.VerdictPass, "1"},
 		{"concurrent reuse honoured: caught", &fakeAS{rotate: true, racy: true}, reports.VerdictFail, "4"},
-		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictPass, "4-not-rotated"},
+		{"server does not rotate: not judged", &fakeAS{rotate: false}, reports.VerdictInconclusive, "4-not-rotated"},
 		{"grace period, strict policy: caught", &fakeAS{rotate: true, grace: true}, reports.VerdictFail, "4"},
 		{"grace period, grace policy: one rotation", &fakeAS{rotate: true, grace: true, policy: RaceGrace}, reports.VerdictPass, "4-one-rotation"},
 		{"concurrent reuse honoured, grace policy: still caught", &fakeAS{rotate: true, racy: true, policy: RaceGrace}, reports.VerdictFail, "4"},
@@ -91,6 +91,31 @@ func TestRun_RotationRace(t *testing.T) {
 				t.Errorf("race losers counted as errors: %d invalid_grant", n)
 			}
 		})
+	}
+}
+
+// A race group nobody won lost no race: the server refused a freshly
+// minted token, and its invalid_grants are unexpected failures, not the
+// expected losers they were counted as before.
+func TestRun_RotationRaceNobodyWins(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true, refuseRefresh: true})
+	cfg := testConfig(t, RotationRace, tiny["rotation-race"], srv.URL)
+	l := mustRun(t, cfg)
+	o := l.Outcomes
+	if o.ExpectedFailures != 0 || o.UnexpectedFailures != l.Requests || l.ErrorClasses[ClassInvalidGrant] != l.Requests {
+		t.Errorf("outcomes %+v, error classes %v over %d requests: want every invalid_grant unexpected", o, l.ErrorClasses, l.Requests)
+	}
+	if l.Verdict != reports.VerdictFail || l.Thresholds[0].Status != reports.StatusInconclusive {
+		t.Errorf("verdict %s, thresholds %+v: want fail (error_rate) with race_winners inconclusive", l.Verdict, l.Thresholds)
+	}
+	// results.bin carries the settled reading, so a merge agrees.
+	m, err := Merge(t.TempDir(), cfg.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Outcomes.UnexpectedFailures != o.UnexpectedFailures || m.Verdict != l.Verdict {
+		t.Errorf("merged outcomes %+v verdict %s; run %+v %s", m.Outcomes, m.Verdict, o, l.Verdict)
 	}
 }
 

@@ -142,6 +142,29 @@ func TestLoadValidate(t *testing.T) {
 		}, ""},
 		{"error with no explanation", func(l *reports.Load) { l.Verdict = reports.VerdictError }, "harness_error is empty"},
 		{"unnamed threshold", func(l *reports.Load) { l.Thresholds[0].Name = "" }, "thresholds[0]: name is empty"},
+		{"inconclusive: a required threshold not judged", func(l *reports.Load) {
+			l.Verdict, l.Thresholds = reports.VerdictInconclusive, []reports.Threshold{
+				{Name: "race_winners", Limit: 1, Observed: -1, Status: reports.StatusNotApplicable, Required: true}}
+		}, ""},
+		{"pass with a required threshold not judged", func(l *reports.Load) {
+			l.Verdict, l.Thresholds = reports.VerdictPass, []reports.Threshold{
+				{Name: "race_winners", Limit: 1, Observed: -1, Status: reports.StatusNotApplicable, Required: true}}
+		}, `verdict is "pass" but required threshold "race_winners" is not_applicable`},
+		{"pass with an optional threshold not judged", func(l *reports.Load) {
+			l.Verdict, l.Thresholds = reports.VerdictPass, []reports.Threshold{
+				{Name: "dead_after_refresh", Observed: -1, Status: reports.StatusNotApplicable}}
+		}, ""},
+		{"inconclusive with nothing unjudged", func(l *reports.Load) {
+			l.Verdict, l.Thresholds = reports.VerdictInconclusive, []reports.Threshold{{Name: "p99_ms", Limit: 100, Passed: true, Status: reports.StatusPassed}}
+		}, `verdict is "inconclusive" but no required threshold`},
+		{"inconclusive with a failure", func(l *reports.Load) { l.Verdict = reports.VerdictInconclusive },
+			`verdict is "inconclusive" but threshold "multi_winner_groups" failed`},
+		{"passed disagrees with status", func(l *reports.Load) { l.Thresholds[1].Status = reports.StatusPassed },
+			"passed is false but status is \"passed\""},
+		{"unknown threshold status", func(l *reports.Load) { l.Thresholds[1].Status = "ok" }, `status "ok" is not one of`},
+		{"outcomes that do not add up", func(l *reports.Load) {
+			l.Outcomes = reports.Outcomes{Succeeded: l.Requests, UnexpectedFailures: 1}
+		}, "outcomes add up to"},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
 			t.Parallel()

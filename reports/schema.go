@@ -25,8 +25,9 @@ const (
 	VerdictPass  = "pass"
 	VerdictFail  = "fail"
 	VerdictError = "error" // the harness or its configuration failed; nothing was judged
-	// VerdictInconclusive: no gating rule failed, but at least one gating
-	// rule could not be judged, so the run proves neither pass nor fail.
+	// VerdictInconclusive: nothing judged failed, but a gating rule or a
+	// required check could not be judged (a setup that failed; a rotation
+	// race against a server that does not rotate). Never a pass: exit 3.
 	VerdictInconclusive = "inconclusive"
 )
 
@@ -37,9 +38,21 @@ const (
 	StatusWarned  = "warned"
 	StatusWaived  = "waived"
 	StatusSkipped = "skipped"
-	// StatusInconclusive: the rule ran but could not be judged (its setup
-	// failed, a precondition answered 5xx, the spec was cut short).
+	// StatusInconclusive: the rule or check ran but could not be judged: a
+	// rule's setup failed, a precondition answered 5xx, the spec was cut
+	// short; a threshold's run produced nothing to judge it by (no race group
+	// had a winner, a series too short for a drift).
 	StatusInconclusive = "inconclusive"
+)
+
+// Load threshold statuses: a threshold is "passed" or "failed" (the words
+// rules use) only when the run produced its figure; otherwise it says which
+// of these it is, with the evidence in Threshold.Reason.
+const (
+	// StatusNotApplicable: the run shows the check's premise does not hold
+	// for this target (one winner per rotation race, for a server that does
+	// not rotate refresh tokens).
+	StatusNotApplicable = "not_applicable"
 )
 
 // Conformance is the result of checking one target against one profile.
@@ -124,6 +137,9 @@ type Load struct {
 	Rate         float64    `json:"rate"`       // achieved request rate, req/s
 	Throughput   float64    `json:"throughput"` // successful req/s
 	SuccessRatio float64    `json:"success_ratio"`
+	// Outcomes splits Requests into successes, failures the profile expects
+	// and failures it does not, so expected failures are shown as neither.
+	Outcomes Outcomes `json:"outcomes"`
 	// Latency is measured from each request's scheduled send time, so a
 	// stalled server or generator shows (no coordinated omission).
 	Latency      Percentiles `json:"latency_ms"`
@@ -176,6 +192,32 @@ type Correctness struct {
 	RaceWinners       map[string]uint64 `json:"race_winners,omitempty"`
 	MultiWinnerGroups uint64            `json:"multi_winner_groups"`
 	PoolExhausted     uint64            `json:"pool_exhausted"`
+	// Successful refreshes by what they did to the refresh token: returned
+	// a new one (rotated), returned the one sent (same), or none (omitted).
+	// A server whose refreshes are never rotated gives the race and
+	// dead-token checks nothing to judge.
+	RefreshesRotated    uint64 `json:"refreshes_rotated"`
+	RefreshesSameToken  uint64 `json:"refreshes_same_token"`
+	RefreshesNoNewToken uint64 `json:"refreshes_no_token"`
+	// RotatedTokensSpent counts rotated refresh tokens the run spent on
+	// their first use and got an answer about: what dead_after_refresh is
+	// out of.
+	RotatedTokensSpent uint64 `json:"rotated_tokens_spent"`
+}
+
+// Outcomes counts every request once: Succeeded + ExpectedFailures +
+// UnexpectedFailures = Requests.
+type Outcomes struct {
+	// Succeeded are 2xx responses with a usable token response.
+	Succeeded uint64 `json:"succeeded"`
+	// ExpectedFailures are failures the profile predicts: in rotation-race
+	// the invalid_grant of a group member whose token another member spent
+	// (a race loser). ExpectedClasses breaks them down by failure class.
+	ExpectedFailures uint64            `json:"expected_failures"`
+	ExpectedClasses  map[string]uint64 `json:"expected_classes,omitempty"`
+	// UnexpectedFailures are all other failures; ErrorClasses breaks them
+	// down. error_rate is UnexpectedFailures / Requests.
+	UnexpectedFailures uint64 `json:"unexpected_failures"`
 }
 
 // Knee is the highest rate that met the SLO in a ramp.
@@ -188,14 +230,31 @@ type Knee struct {
 type Recovery struct {
 	Seconds   float64 `json:"seconds"`
 	Recovered bool    `json:"recovered"`
+	// Reason says why there was nothing to recover to (no baseline before
+	// the spike); empty when the recovery was measured.
+	Reason string `json:"reason,omitempty"`
 }
 
-// Threshold is one declared limit and whether the run met it.
+// Threshold is one declared limit and what the run showed about it.
 type Threshold struct {
-	Name     string  `json:"name"` // e.g. "p99_ms", "error_rate", "race_winners"
-	Limit    float64 `json:"limit"`
+	Name  string  `json:"name"` // e.g. "p99_ms", "error_rate", "race_winners"
+	Limit float64 `json:"limit"`
+	// AtLeast makes Limit a minimum (knee_rate); otherwise it is a maximum.
+	AtLeast bool `json:"at_least,omitempty"`
+	// Observed is the figure compared with Limit (exactly: see SCHEMA.md);
+	// -1 when Status is not_applicable or inconclusive.
 	Observed float64 `json:"observed"`
-	Passed   bool    `json:"passed"`
+	// Passed is Status == "passed", kept for readers of earlier reports.
+	Passed bool `json:"passed"`
+	// Status is passed, failed, not_applicable or inconclusive.
+	Status string `json:"status,omitempty"`
+	// Reason is the evidence: the counts behind the figure, or why the run
+	// could not produce it.
+	Reason string `json:"reason,omitempty"`
+	// Required is set when the run was asked for this threshold (the
+	// profile's headline check, or a limit given in THRESHOLDS): if it is
+	// not judged, the verdict is inconclusive rather than pass.
+	Required bool `json:"required,omitempty"`
 }
 
 // Bucket is one interval of a run.

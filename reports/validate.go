@@ -7,12 +7,15 @@ import (
 
 // Allowed values, in the order error messages name them.
 var (
-	verdicts     = []string{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError}
-	statuses     = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped, StatusInconclusive}
-	levels       = []string{"MUST", "SHOULD", "MAY", "DOC"}
-	policyModes  = []string{"enforce", "warn", "waive"}
-	maxProblems  = 5 // a broken generator breaks every rule; name a few, count the rest
-	allowedNames = func(vs []string) string { return strings.Join(vs, "|") }
+	verdicts = []string{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError}
+	statuses = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped, StatusInconclusive}
+	// thresholdStatuses are a load threshold's; passed and failed mean what
+	// they mean for a rule.
+	thresholdStatuses = []string{StatusPassed, StatusFailed, StatusNotApplicable, StatusInconclusive}
+	levels            = []string{"MUST", "SHOULD", "MAY", "DOC"}
+	policyModes       = []string{"enforce", "warn", "waive"}
+	maxProblems       = 5 // a broken generator breaks every rule; name a few, count the rest
+	allowedNames      = func(vs []string) string { return strings.Join(vs, "|") }
 )
 
 // problems collects what is wrong with a report so Validate can name all of
@@ -134,13 +137,49 @@ func (l *Load) Validate() error {
 	if !l.Valid && l.InvalidWhy == "" && l.Verdict != VerdictError {
 		p.addf("valid is false but invalid_why is empty: say why the run is invalid, or set valid")
 	}
+	if o := l.Outcomes; o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures > 0 || len(o.ExpectedClasses) > 0 {
+		// Reports written before outcomes existed have none; any report
+		// that has them accounts for every request exactly once.
+		if n := o.Succeeded + o.ExpectedFailures + o.UnexpectedFailures; n != l.Requests {
+			p.addf("outcomes add up to %d requests, not %d: succeeded + expected_failures + unexpected_failures must be requests", n, l.Requests)
+		}
+	}
+	unjudged := false
 	for i, t := range l.Thresholds {
 		if t.Name == "" {
 			p.addf("thresholds[%d]: name is empty", i)
 		}
-		if !t.Passed && l.Verdict == VerdictPass {
-			p.addf("verdict is %q but threshold %q failed", VerdictPass, t.Name)
+		status := t.Judged()
+		if t.Status != "" {
+			p.oneOf(fmt.Sprintf("thresholds[%d] %s: status", i, t.Name), t.Status, thresholdStatuses)
+			if t.Passed != (t.Status == StatusPassed) {
+				p.addf("thresholds[%d] %s: passed is %v but status is %q", i, t.Name, t.Passed, t.Status)
+			}
+		}
+		switch {
+		case status == StatusFailed && (l.Verdict == VerdictPass || l.Verdict == VerdictInconclusive):
+			p.addf("verdict is %q but threshold %q failed", l.Verdict, t.Name)
+		case status != StatusPassed && status != StatusFailed && t.Required:
+			unjudged = true
+			if l.Verdict == VerdictPass {
+				p.addf("verdict is %q but required threshold %q is %s", VerdictPass, t.Name, status)
+			}
 		}
 	}
+	if l.Verdict == VerdictInconclusive && !unjudged {
+		p.addf("verdict is %q but no required threshold is not_applicable or inconclusive", VerdictInconclusive)
+	}
 	return p.err()
+}
+
+// Judged is t's status: passed, failed, not_applicable or inconclusive.
+// Reports written before Status existed have only Passed.
+func (t Threshold) Judged() string {
+	switch {
+	case t.Status != "":
+		return t.Status
+	case t.Passed:
+		return StatusPassed
+	}
+	return StatusFailed
 }

@@ -78,6 +78,11 @@ func loadCmd(args []string) int {
 	if err != nil {
 		return configError(err)
 	}
+	// Before the mock starts or a token is minted: a limit the profile
+	// cannot measure is a configuration mistake, not a verdict.
+	if err := load.CheckLimits(pr, lim); err != nil {
+		return configError(err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -198,18 +203,39 @@ func configError(err error) int {
 	return exitConfig
 }
 
-// printLoad is the run's summary on stdout.
+// printLoad is the run's summary on stdout: the verdict, then what every
+// request came to (expected failures apart from unexpected ones), then each
+// threshold with its status in report.json's words and its evidence.
 func printLoad(w io.Writer, l *reports.Load, dir string) {
 	fmt.Fprintf(w, "%s: %s", l.Profile, strings.ToUpper(l.Verdict))
 	if !l.Valid {
 		fmt.Fprintf(w, " (invalid run: %s)", l.InvalidWhy)
 	}
-	fmt.Fprintf(w, "\n  %d requests, %.0f req/s sent, success %.2f%%, latency p50 %.2f ms p99 %.2f ms max %.2f ms, generator lag p99 %.2f ms\n",
-		l.Requests, l.Rate, 100*l.SuccessRatio, l.Latency.P50, l.Latency.P99, l.Latency.Max, l.GeneratorLag.P99)
+	if l.Verdict == reports.VerdictInconclusive {
+		var names []string
+		for _, t := range l.Thresholds {
+			if st := t.Judged(); t.Required && st != reports.StatusPassed && st != reports.StatusFailed {
+				names = append(names, t.Name+" "+st)
+			}
+		}
+		fmt.Fprintf(w, " (could not judge: %s)", strings.Join(names, ", "))
+	}
+	fmt.Fprintf(w, "\n  %d requests, %.0f req/s sent, latency p50 %.2f ms p99 %.2f ms max %.2f ms, generator lag p99 %.2f ms\n",
+		l.Requests, l.Rate, l.Latency.P50, l.Latency.P99, l.Latency.Max, l.GeneratorLag.P99)
+	o := l.Outcomes
+	fmt.Fprintf(w, "  outcomes: %d succeeded, %d expected failures", o.Succeeded, o.ExpectedFailures)
+	if o.ExpectedFailures > 0 {
+		fmt.Fprintf(w, " (race losers: %s)", countText(o.ExpectedClasses))
+	}
+	fmt.Fprintf(w, ", %d unexpected failures (%s of requests)\n", o.UnexpectedFailures, pct(o.UnexpectedFailures, l.Requests))
 	if len(l.ErrorClasses) > 0 {
-		fmt.Fprintf(w, "  errors: %s\n", countText(l.ErrorClasses))
+		fmt.Fprintf(w, "  unexpected failures by class: %s\n", countText(l.ErrorClasses))
 	}
 	c := l.Correctness
+	if n := c.RefreshesRotated + c.RefreshesSameToken + c.RefreshesNoNewToken; n > 0 {
+		fmt.Fprintf(w, "  successful refreshes: %d rotated the refresh token, %d returned the same one, %d returned none\n",
+			c.RefreshesRotated, c.RefreshesSameToken, c.RefreshesNoNewToken)
+	}
 	if c.RaceGroups > 0 {
 		fmt.Fprintf(w, "  race groups: %d, winners %s, multi-winner groups %d\n", c.RaceGroups, countText(c.RaceWinners), c.MultiWinnerGroups)
 	}
@@ -220,15 +246,31 @@ func printLoad(w io.Writer, l *reports.Load, dir string) {
 		fmt.Fprintf(w, "  recovery: %.2fs (recovered %v)\n", l.Recovery.Seconds, l.Recovery.Recovered)
 	}
 	for _, t := range l.Thresholds {
-		mark := "ok  "
-		if !t.Passed {
-			mark = "FAIL"
+		op := "<="
+		if t.AtLeast {
+			op = ">="
 		}
-		fmt.Fprintf(w, "  %s %s = %g (limit %g)\n", mark, t.Name, t.Observed, t.Limit)
+		st := t.Judged()
+		fmt.Fprintf(w, "  %s %s %g: %s", t.Name, op, t.Limit, st)
+		if st == reports.StatusPassed || st == reports.StatusFailed {
+			fmt.Fprintf(w, ", observed %g", t.Observed)
+		}
+		if t.Reason != "" {
+			fmt.Fprintf(w, " — %s", t.Reason)
+		}
+		fmt.Fprintln(w)
 	}
 	if dir != "" {
 		fmt.Fprintf(w, "  report: %s/report.html (results.bin, report.json, plot.html beside it)\n", dir)
 	}
+}
+
+// pct is n of total as a percentage; "-" when total is 0.
+func pct(n, total uint64) string {
+	if total == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 2, 64) + "%"
 }
 
 func countText(m map[string]uint64) string {
@@ -268,13 +310,21 @@ func printProfiles(w io.Writer) {
 		ths := make([]string, len(p.Thresholds))
 		for i, t := range p.Thresholds {
 			ths[i] = t.String()
+			if t.Required {
+				ths[i] += " (headline)"
+			}
 		}
 		fmt.Fprintf(tw, "\tthresholds: %s\n\n", strings.Join(ths, ", "))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "A headline threshold, or one set in THRESHOLDS, that a run cannot judge makes it inconclusive (exit 3).")
 	fmt.Fprintln(w, "metrics:")
 	for _, m := range load.Metrics() {
-		fmt.Fprintf(w, "  %-24s %s\n", m.Name, m.Doc)
+		only := ""
+		if m.Profiles != nil {
+			only = " (profiles: " + strings.Join(m.Profiles, ", ") + ")"
+		}
+		fmt.Fprintf(w, "  %-24s %s%s\n", m.Name, m.Doc, only)
 	}
 }
 

@@ -19,8 +19,9 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // a gate failed: a MUST rule, a load threshold, a regression
 	exitConfig = 2 // bad configuration or a harness error; nothing was judged
-	// 3 (reports.ExitCode of "inconclusive"): nothing gating failed, but a
-	// gating rule or check could not be judged.
+	// 3 is reports.ExitCode of verdict "inconclusive": nothing failed, but a
+	// gating rule or a required check could not be judged, so a gate must
+	// not read it as a pass.
 )
 
 type command struct {
@@ -35,7 +36,7 @@ func commands() map[string]command {
 		"config":      {"resolve the run configuration as conformance does and print it, secrets masked; writes nothing", configCmd},
 		"rules":       {"list the rules: ID, level, profiles and policies, the mock's fault switch", rulesCmd},
 		"image":       {"build the mock server image (FROM scratch, nothing pulled)", imageCmd},
-		"load":        {"run a load profile against a target", loadCmd},
+		"load":        {"run a load profile against a target; exit 0 pass, 1 a threshold failed, 2 config/harness error, 3 a required check could not be judged", loadCmd},
 		"merge":       {"merge shard results into one load report", mergeCmd},
 		"compare":     {"compare a report against a baseline; exit 1 on regression", compareCmd},
 		"report":      {"render HTML and the index page for a report directory", reportCmd},

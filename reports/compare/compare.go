@@ -229,6 +229,7 @@ func compareLoad(b, c *reports.Load, tol Tolerances) (Result, error) {
 	}
 	r.Metrics = append(r.Metrics, errorRates(b, c, tol.ErrorRatePts)...)
 	r.Thresholds = thresholds(b.Thresholds, c.Thresholds)
+	r.Notes = append(r.Notes, unjudgedNotes(b.Thresholds, c.Thresholds)...)
 	r.Compared = len(r.Metrics) + len(c.Thresholds)
 	if !b.Valid {
 		r.Notes = append(r.Notes, "the baseline run is marked invalid (its generator fell behind): its latency understates the truth")
@@ -332,19 +333,18 @@ const (
 )
 
 // thresholds lists every threshold that failed in the current run; one
-// that passed in the baseline, or that the baseline did not have, is a
-// regression. One that failed in both is listed but is not new.
+// that did not fail in the baseline (passed, absent, or not judged there:
+// not_applicable, inconclusive) is a regression. One that failed in both
+// is listed but is not new. A threshold the current run could not judge
+// did not fail: it is not listed (see unjudgedNotes).
 func thresholds(base, cur []reports.Threshold) []ThresholdChange {
 	before := map[string]string{}
 	for _, t := range base {
-		before[t.Name] = ThresholdFailed
-		if t.Passed {
-			before[t.Name] = ThresholdPassed
-		}
+		before[t.Name] = t.Judged()
 	}
 	var out []ThresholdChange
 	for _, t := range cur {
-		if t.Passed {
+		if t.Judged() != reports.StatusFailed {
 			continue
 		}
 		was, ok := before[t.Name]
@@ -428,4 +428,24 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// unjudgedNotes names thresholds the baseline judged that the current run
+// could not (a server that stopped rotating leaves race_winners
+// not_applicable): not a regression of a figure, but worth a reader's eye.
+func unjudgedNotes(base, cur []reports.Threshold) []string {
+	judged := map[string]string{}
+	for _, t := range base {
+		if st := t.Judged(); st == reports.StatusPassed || st == reports.StatusFailed {
+			judged[t.Name] = st
+		}
+	}
+	var notes []string
+	for _, t := range cur {
+		st := t.Judged()
+		if was, ok := judged[t.Name]; ok && st != reports.StatusPassed && st != reports.StatusFailed {
+			notes = append(notes, fmt.Sprintf("threshold %s was %s in the baseline and is %s now: %s", t.Name, was, st, t.Reason))
+		}
+	}
+	return notes
 }

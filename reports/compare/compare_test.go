@@ -56,6 +56,9 @@ func TestCompareLoad(t *testing.T) {
 			regressed: []string{"duplicate_access_tokens"}},
 		{description: "a newly failed threshold regresses", mutate: func(l *reports.Load) { l.Thresholds[0].Passed = false },
 			regressed: []string{"threshold p99_ms"}},
+		{description: "a threshold the run could not judge did not fail", mutate: func(l *reports.Load) {
+			l.Thresholds[0].Passed, l.Thresholds[0].Status, l.Thresholds[0].Observed = false, reports.StatusNotApplicable, -1
+		}},
 		{description: "a new threshold that fails regresses", mutate: func(l *reports.Load) {
 			l.Thresholds = append(l.Thresholds, reports.Threshold{Name: "error_rate", Limit: 0.01, Observed: 0.07})
 		}, regressed: []string{"threshold error_rate"}},
@@ -298,5 +301,27 @@ func TestWrite(t *testing.T) {
 	}
 	if out := b.String(); !strings.Contains(out, "1 regression") || !strings.Contains(out, "passed    failed   REGRESSED") {
 		t.Errorf("conformance output:\n%s", out)
+	}
+}
+
+func TestCompareLoadUnjudgedThresholds(t *testing.T) {
+	t.Parallel()
+	base, cur := reportstest.Load(20, 100), reportstest.Load(20, 100)
+	cur.Thresholds[0] = reports.Threshold{Name: "p99_ms", Limit: 100, Observed: -1, Status: reports.StatusInconclusive, Reason: "no request was sent"}
+	r, err := Compare(base, cur, DefaultTolerances())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(r.Notes, "\n"); !strings.Contains(notes, "threshold p99_ms was passed in the baseline and is inconclusive now: no request was sent") {
+		t.Errorf("notes %q do not say p99_ms is no longer judged", notes)
+	}
+	// Failing now where the baseline could not judge it is new.
+	base.Thresholds[0] = reports.Threshold{Name: "p99_ms", Limit: 100, Observed: -1, Status: reports.StatusNotApplicable}
+	cur.Thresholds[0] = reports.Threshold{Name: "p99_ms", Limit: 100, Observed: 120, Status: reports.StatusFailed}
+	if r, err = Compare(base, cur, DefaultTolerances()); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Thresholds) == 0 || r.Thresholds[0].Name != "p99_ms" || !r.Thresholds[0].Regressed || r.Thresholds[0].Baseline != reports.StatusNotApplicable {
+		t.Errorf("thresholds %+v: want p99_ms regressed from not_applicable", r.Thresholds)
 	}
 }

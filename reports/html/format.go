@@ -27,6 +27,17 @@ func fmtNum(v float64) string {
 	return group(strconv.FormatFloat(v, 'f', 0, 64))
 }
 
+// fmtObserved writes a threshold's figure. When the usual precision would
+// print it equal to a limit it differs from, it is written in full, so a
+// figure just over its limit never reads as meeting it.
+func fmtObserved(v, limit float64) string {
+	s := fmtNum(v)
+	if v != limit && s == fmtNum(limit) {
+		s = strconv.FormatFloat(finite(v), 'g', -1, 64)
+	}
+	return s
+}
+
 // fmtMS writes milliseconds ("0.412 ms", "12.3 ms", "1,204 ms").
 func fmtMS(v float64) string { return fmtNum(v) + " ms" }
 

@@ -263,6 +263,22 @@ func TestLoadPageFlags(t *testing.T) {
 		{"unmeasured threshold", func(l *reports.Load) {
 			l.Thresholds = append(l.Thresholds, reports.Threshold{Name: "recovery_s", Limit: 10, Observed: -1})
 		}, []string{"not measured"}},
+		{"outcomes: expected failures apart from unexpected ones", func(l *reports.Load) {
+			l.Outcomes = reports.Outcomes{Succeeded: 250, ExpectedFailures: 740, ExpectedClasses: map[string]uint64{"invalid_grant": 740},
+				UnexpectedFailures: 10}
+			l.Requests = 1000
+		}, []string{"250</div><div class=\"tile-l\">succeeded", "740</div><div class=\"tile-l\">expected failures",
+			"race losers&#39; invalid_grant · 74.00% of requests", `tile t-failed"><div class="tile-n">10</div><div class="tile-l">unexpected failures`}},
+		{"a race against a server that does not rotate", func(l *reports.Load) {
+			l.Verdict = reports.VerdictInconclusive
+			l.Thresholds = []reports.Threshold{{Name: "race_winners", Limit: 1, Observed: -1, Status: reports.StatusNotApplicable,
+				Required: true, Reason: "the server did not rotate: 40 returned none"}}
+		}, []string{"verdict-inconclusive", "could not judge what it was asked for: race_winners (not_applicable)",
+			`<tr class="threshold not_applicable">`, `<span class="chip s-not_applicable">not_applicable</span>`,
+			"the server did not rotate: 40 returned none", "required"}},
+		{"a figure just over its limit does not print as the limit", func(l *reports.Load) {
+			l.Thresholds = []reports.Threshold{{Name: "error_rate", Limit: 0.01, Observed: 0.0101, Status: reports.StatusFailed}}
+		}, []string{`<td class="num">0.0101</td>`}},
 		{"invalid run judged as error", func(l *reports.Load) {
 			l.Verdict, l.Valid, l.InvalidWhy = reports.VerdictError, false, "generator lag p99 250 ms above 100 ms"
 		}, []string{"verdict-error", "not a valid measurement, so it was not judged: generator lag p99 250 ms above 100 ms"}},

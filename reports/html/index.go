@@ -38,10 +38,16 @@ func EntryFor(report any) (IndexEntry, error) {
 				s.Total, s.Passed, s.Failed, s.Inconclusive, s.Warned, s.Waived, s.Skipped),
 		}, nil
 	case *reports.Load:
+		o := r.Outcomes
+		outcomes := fmt.Sprintf("%s succeeded · %s expected failures · %s unexpected failures",
+			fmtCount(o.Succeeded), fmtCount(o.ExpectedFailures), fmtCount(o.UnexpectedFailures))
+		if o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures == 0 && r.Requests > 0 {
+			outcomes = fmtPct(r.SuccessRatio) + " ok" // a report from before outcomes were recorded
+		}
 		return IndexEntry{
 			Kind: reports.KindLoad, Profile: r.Profile, Verdict: r.Verdict, Target: r.Target, StartedAt: r.StartedAt,
-			Headline: fmt.Sprintf("%s requests · %s req/s succeeded · %s ok · p50 %s · p99 %s",
-				fmtCount(r.Requests), fmtNum(r.Throughput), fmtPct(r.SuccessRatio), fmtMS(r.Latency.P50), fmtMS(r.Latency.P99)),
+			Headline: fmt.Sprintf("%s requests · %s · %s req/s succeeded · p50 %s · p99 %s",
+				fmtCount(r.Requests), outcomes, fmtNum(r.Throughput), fmtMS(r.Latency.P50), fmtMS(r.Latency.P99)),
 		}, nil
 	}
 	return IndexEntry{}, fmt.Errorf("html: index entry: report is %T, want *reports.Conformance or *reports.Load", report)
@@ -80,6 +86,10 @@ func Index(w io.Writer, entries []IndexEntry) error {
 	case counts[reports.VerdictFail] > 0:
 		v.Verdict = reports.VerdictFail
 		v.VerdictText = fmt.Sprintf("%d of %d runs failed.", counts[reports.VerdictFail], len(entries))
+	case counts[reports.VerdictInconclusive] > 0:
+		v.Verdict = reports.VerdictInconclusive
+		v.VerdictText = fmt.Sprintf("Nothing failed, but %d of %d runs could not judge a check they were asked for.",
+			counts[reports.VerdictInconclusive], len(entries))
 	default:
 		v.Verdict = reports.VerdictPass
 		v.VerdictText = fmt.Sprintf("All %d runs passed.", len(entries))

@@ -42,7 +42,10 @@ type tile struct {
 
 type thresholdView struct {
 	Name, Limit, Observed string
-	Passed                bool
+	// Status is report.json's word (passed, failed, not_applicable,
+	// inconclusive); Reason its evidence.
+	Status, Reason string
+	Required       bool
 }
 
 type percentileRow struct {
@@ -86,20 +89,32 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 		Knee:            r.Knee,
 		Recovery:        r.Recovery,
 	}
-	failed := []string{}
+	failed, unjudged := []string{}, []string{}
 	for _, t := range r.Thresholds {
-		observed := fmtNum(t.Observed)
-		if t.Observed < 0 && !t.Passed {
-			observed = "not measured" // the load runner writes -1 for a figure the run could not produce
+		status := t.Judged()
+		observed := fmtObserved(t.Observed, t.Limit)
+		switch {
+		case status != reports.StatusPassed && status != reports.StatusFailed:
+			observed = "—" // not_applicable or inconclusive: there is no figure
+		case t.Observed < 0 && status == reports.StatusFailed && t.Status == "":
+			observed = "not measured" // reports before status: -1 for a figure the run could not produce
+		}
+		op := "≤ "
+		if t.AtLeast {
+			op = "≥ "
 		}
 		v.Thresholds = append(v.Thresholds, thresholdView{
-			Name: clean(t.Name), Limit: fmtNum(t.Limit), Observed: observed, Passed: t.Passed,
+			Name: clean(t.Name), Limit: op + strconv.FormatFloat(finite(t.Limit), 'f', -1, 64), Observed: observed,
+			Status: status, Reason: clean(t.Reason), Required: t.Required,
 		})
-		if !t.Passed {
+		switch {
+		case status == reports.StatusFailed:
 			failed = append(failed, clean(t.Name))
+		case status != reports.StatusPassed && t.Required:
+			unjudged = append(unjudged, clean(t.Name)+" ("+status+")")
 		}
 	}
-	v.VerdictText = loadVerdictText(r.Verdict, len(r.Thresholds), failed)
+	v.VerdictText = loadVerdictText(r.Verdict, len(r.Thresholds), failed, unjudged)
 	if r.Verdict == reports.VerdictError && r.HarnessError == "" && !r.Valid {
 		v.VerdictText = "The run is not a valid measurement, so it was not judged: " + clean(r.InvalidWhy)
 	}
@@ -124,13 +139,17 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 	return render(w, "load", v)
 }
 
-func loadVerdictText(verdict string, thresholds int, failed []string) string {
+func loadVerdictText(verdict string, thresholds int, failed, unjudged []string) string {
 	switch verdict {
 	case reports.VerdictPass:
 		if thresholds == 0 {
 			return "The run completed; this profile declares no thresholds."
 		}
-		return fmt.Sprintf("All %d %s met.", thresholds, plural(thresholds, "threshold", "thresholds"))
+		return fmt.Sprintf("No threshold failed; every check the run was asked for was judged (%d %s).",
+			thresholds, plural(thresholds, "threshold", "thresholds"))
+	case reports.VerdictInconclusive:
+		return fmt.Sprintf("Nothing failed, but the run could not judge what it was asked for: %s. See the evidence below.",
+			strings.Join(unjudged, ", "))
 	case reports.VerdictFail:
 		if len(failed) == 0 {
 			return "The run failed its gate."
@@ -142,20 +161,47 @@ func loadVerdictText(verdict string, thresholds int, failed []string) string {
 	return fmt.Sprintf("Unknown verdict %q.", verdict)
 }
 
+// loadTiles leads with what the requests came to: successes, failures the
+// profile expects (race losers) and failures it does not, each with its
+// share, rather than one success ratio that hides the expected ones.
 func loadTiles(r *reports.Load) []tile {
 	rateNote := ""
 	if r.Params.Rate > 0 {
 		rateNote = "requested " + fmtNum(r.Params.Rate)
 	}
-	okClass := ""
-	if r.Requests > 0 && r.SuccessRatio < 1 {
-		okClass = "t-warned"
+	o := r.Outcomes
+	if o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures == 0 && r.Requests > 0 {
+		// A report from before outcomes were recorded: its success ratio
+		// is all it has (expected race losers counted as successes).
+		return []tile{
+			{Value: fmtCount(r.Requests), Label: "requests"},
+			{Value: fmtNum(r.Rate), Label: "req/s sent", Note: rateNote},
+			{Value: fmtNum(r.Throughput), Label: "req/s succeeded"},
+			{Value: fmtPct(r.SuccessRatio), Label: "success ratio", Note: "expected failures included"},
+			{Value: fmtMS(r.Latency.P50), Label: "p50 latency"},
+			{Value: fmtMS(r.Latency.P99), Label: "p99 latency"},
+		}
+	}
+	share := func(n uint64) string {
+		if r.Requests == 0 {
+			return ""
+		}
+		return fmtPct(float64(n)/float64(r.Requests)) + " of requests"
+	}
+	unexpectedClass := ""
+	if o.UnexpectedFailures > 0 {
+		unexpectedClass = "t-failed"
+	}
+	expectedNote := share(o.ExpectedFailures)
+	if o.ExpectedFailures > 0 {
+		expectedNote = "race losers' invalid_grant · " + expectedNote
 	}
 	return []tile{
 		{Value: fmtCount(r.Requests), Label: "requests"},
 		{Value: fmtNum(r.Rate), Label: "req/s sent", Note: rateNote},
-		{Value: fmtNum(r.Throughput), Label: "req/s succeeded"},
-		{Value: fmtPct(r.SuccessRatio), Label: "success ratio", Class: okClass},
+		{Value: fmtCount(o.Succeeded), Label: "succeeded", Note: share(o.Succeeded)},
+		{Value: fmtCount(o.ExpectedFailures), Label: "expected failures", Note: expectedNote},
+		{Value: fmtCount(o.UnexpectedFailures), Label: "unexpected failures", Note: share(o.UnexpectedFailures), Class: unexpectedClass},
 		{Value: fmtMS(r.Latency.P50), Label: "p50 latency"},
 		{Value: fmtMS(r.Latency.P99), Label: "p99 latency"},
 	}
