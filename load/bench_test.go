@@ -19,7 +19,7 @@ import (
 	"tokenharness/mockserver"
 )
 
-// The generator must not be the bottleneck (LOAD.md §2: a token-pool
+// The generator must not be the bottleneck (load/LOAD.md §2: a token-pool
 // targeter with capture reached 0.9× a static target). These benchmarks
 // compare the live-token targeter with plain vegeta on a static target,
 // per call and end to end against the in-process mock.

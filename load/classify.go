@@ -11,7 +11,7 @@ import (
 )
 
 // Failure classes of a result, by HTTP status and OAuth error code, so that
-// a rate limit sent as 503 or 500 (LOAD.md §8) and an expected race loser
+// a rate limit sent as 503 or 500 (load/LOAD.md §8) and an expected race loser
 // are told apart from a broken server.
 const (
 	ClassOK            = "ok"
@@ -111,7 +111,7 @@ func parseNotes(s string) Note {
 
 // AnnotationHeader carries the harness's verdict on each result inside
 // results.bin. Response bodies are stripped before results are written
-// (they hold live tokens, LOAD.md §6), and vegeta's Headers field is
+// (they hold live tokens, load/LOAD.md §6), and vegeta's Headers field is
 // replaced by this one entry, so `tokenharness merge` can rebuild every
 // figure of a run from its raw results alone:
 //
@@ -229,7 +229,7 @@ func looksJSONObject(b []byte) bool {
 
 // jsonString finds the string member name of a JSON object without
 // decoding the whole body: the capture path runs once per response and its
-// time counts against the generator (LOAD.md §3). Escapes, or anything
+// time counts against the generator (load/LOAD.md §3). Escapes, or anything
 // unusual, fall back to encoding/json.
 func jsonString(body []byte, name string) (string, bool) {
 	rest := body

@@ -9,7 +9,7 @@
 // (RFC 9700 §4.14.2, https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2),
 // correlating each result with its token slot through the URL fragment.
 //
-// What the harness measures, and the vegeta traps it avoids (LOAD.md):
+// What the harness measures, and the vegeta traps it avoids (load/LOAD.md):
 //   - latency runs from each request's intended send time, not from when a
 //     worker picked it up, and generator lag is reported; a run whose lag
 //     p99 is too large is marked invalid;

@@ -7,10 +7,10 @@ import (
 )
 
 // logHist is a latency histogram with logarithmic buckets, in the manner of
-// HdrHistogram (wrk2, LOAD.md §10): each bucket is 0.5% wider than the last,
+// HdrHistogram (wrk2, load/LOAD.md §10): each bucket is 0.5% wider than the last,
 // so any percentile is within 0.5% of the true value, memory stays fixed
 // however long a soak runs, and histograms of shards add up exactly —
-// unlike vegeta's t-digest (LOAD.md §4). Max and mean are exact.
+// unlike vegeta's t-digest (load/LOAD.md §4). Max and mean are exact.
 type logHist struct {
 	counts []uint64 // allocated on first use
 	n      uint64

@@ -15,7 +15,7 @@ import (
 // Merge combines the run directories of the shards of one run into outDir:
 // it decodes every shard's raw results in this one process, sorts them, and
 // computes the report exactly as a single run's (vegeta's Metrics cannot be
-// merged, LOAD.md §4). The shards must be all of 0/n … n-1/n of one profile
+// merged, load/LOAD.md §4). The shards must be all of 0/n … n-1/n of one profile
 // with the same parameters, or the totals would not be the run's.
 //
 // Duplicate access tokens are detected within each shard only: results.bin

@@ -67,7 +67,7 @@ type Params struct {
 	// Duration is how long requests are scheduled for.
 	Duration time.Duration `json:"duration_ns"`
 	// Workers caps vegeta's workers: uncapped workers collapse the
-	// generator on a small machine (LOAD.md §1). A schedule that needs more
+	// generator on a small machine (load/LOAD.md §1). A schedule that needs more
 	// concurrency than this falls behind and the run is marked invalid.
 	Workers uint64 `json:"workers"`
 	// Clients is the size of the token pool (herd: the clients whose tokens
@@ -80,7 +80,7 @@ type Params struct {
 	StartRate float64 `json:"start_rate,omitempty"`
 	// GroupSize is how many refreshes of one token race (rotation-race).
 	GroupSize int `json:"group_size,omitempty"`
-	// RacePolicy is the rotation policy the race is judged by (LOAD.md §7):
+	// RacePolicy is the rotation policy the race is judged by (load/LOAD.md §7):
 	// RaceStrict, every refresh token works once; RaceGrace, a rotated-out
 	// token may be answered again within a grace period with the same new
 	// token (a client retrying a lost response), so several winners that

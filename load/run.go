@@ -317,7 +317,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 }
 
 // attackName names a run's results: the profile, and the shard when split,
-// since vegeta's plot loses points when two shards share a name (LOAD.md §5)
+// since vegeta's plot loses points when two shards share a name (load/LOAD.md §5)
 // and merge tells race groups of different shards apart by it.
 func attackName(cfg Config) string {
 	if cfg.Shard.Sharded() {
@@ -569,7 +569,7 @@ func (r *recentSet) seenBefore(s string) bool {
 func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 	var an annotation
 	// Latency from the intended send time (no coordinated omission,
-	// LOAD.md §1): hit r.Seq was due at began + At(seq). Seq is handed out
+	// load/LOAD.md §1): hit r.Seq was due at began + At(seq). Seq is handed out
 	// in the order workers pick hits up, which is the order they were due.
 	if at, ok := c.sched.At(r.Seq); ok {
 		intended := c.pc.Began().Add(at)
@@ -636,7 +636,7 @@ func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 		an.Notes |= NoteDuplicateAccessToken
 	}
 
-	// Bodies hold live tokens (LOAD.md §6) and headers are the server's;
+	// Bodies hold live tokens (load/LOAD.md §6) and headers are the server's;
 	// results.bin keeps the harness's reading instead. The URL loses
 	// credentials and query values, as in the reports.
 	if c.publicURL != c.tg.req.url && strings.HasPrefix(r.URL, c.tg.req.url) {

@@ -9,7 +9,7 @@ import (
 
 // A Schedule says when each request of a run is due. It is the open-model
 // arrival process of a profile: requests are due whether or not earlier ones
-// have come back, so a slow target cannot slow the load down (LOAD.md §1).
+// have come back, so a slow target cannot slow the load down (load/LOAD.md §1).
 //
 // Knowing each request's intended send time is what lets the harness measure
 // latency from that time instead of from when a worker got round to it.

@@ -37,7 +37,7 @@ type Code struct {
 
 // Fragments in a result's URL say what the request was; Go's client never
 // sends a fragment, and vegeta keeps the target URL in Result.URL, so this
-// is how a result is tied back to its slot (LOAD.md §2).
+// is how a result is tied back to its slot (load/LOAD.md §2).
 const (
 	fragSlot      = "#s=" // a pooled refresh, slot id follows
 	fragRace      = "#r=" // a raced refresh, group id follows
@@ -48,12 +48,12 @@ const (
 // exhaustedMethod is not a valid HTTP method, so a request built from it
 // fails inside vegeta before any I/O: the scheduled hit is recorded, marked,
 // and nothing reaches the target. Returning an error from the targeter
-// instead would stop the whole attack (LOAD.md §3).
+// instead would stop the whole attack (load/LOAD.md §3).
 const exhaustedMethod = "POOL EXHAUSTED"
 
 // requests builds token requests. Everything that does not depend on the
 // token is computed once; a request costs one body allocation, because the
-// targeter's time counts as latency (LOAD.md §3).
+// targeter's time counts as latency (load/LOAD.md §3).
 type requests struct {
 	url     string
 	header  http.Header // shared read-only: vegeta copies it into each request

@@ -3,7 +3,7 @@
 // JOB_COMPLETION_INDEX) every n-th group of the run's schedule and 1/n of its
 // token pool; Merge decodes every shard's raw vegeta results in one process
 // and sorts them, because vegeta's Metrics (t-digest percentiles) cannot be
-// merged after the fact (LOAD.md §4) and `vegeta report` does not sort
+// merged after the fact (load/LOAD.md §4) and `vegeta report` does not sort
 // concatenated files.
 package shard
 
@@ -70,7 +70,7 @@ func (s Shard) String() string {
 
 // Name is a file-system and attack name for the shard: "shard-1-of-4".
 // vegeta's plot loses points when two shards share an attack name
-// (LOAD.md §5), so every shard's results carry their own.
+// (load/LOAD.md §5), so every shard's results carry their own.
 func (s Shard) Name() string {
 	s = s.norm()
 	return fmt.Sprintf("shard-%d-of-%d", s.I, s.N)
