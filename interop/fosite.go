@@ -1,0 +1,111 @@
+package interop
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/storage"
+	"github.com/ory/fosite/token/jwt"
+	"golang.org/x/crypto/bcrypt"
+
+	"tokenharness/internal/codes"
+	"tokenharness/internal/rules"
+)
+
+// redirectURI is registered with every server; nothing listens there.
+const redirectURI = "http://127.0.0.1:8080" + callbackPath
+
+// StartFosite serves ory/fosite v0.49.0, composed with every handler
+// (compose.ComposeAllEnabled) over its in-memory store, at /oauth/token,
+// with an /oauth/authorize endpoint that approves every request and grants
+// every requested scope. Under oauth21 it enforces PKCE (Config.EnforcePKCE).
+func StartFosite(p rules.Profile) (*Server, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &fosite.Config{
+		GlobalSecret: []byte("tokenharness-interop-global-secret-0123456789"),
+		// bcrypt at its minimum cost: the default (12) costs ~250 ms per
+		// client authentication on a shared CI core.
+		HashCost:             bcrypt.MinCost,
+		AccessTokenLifespan:  time.Hour,
+		RefreshTokenLifespan: 24 * time.Hour,
+		EnforcePKCE:          p == rules.OAuth21,
+	}
+	store := storage.NewMemoryStore()
+	for _, c := range []Client{client1, client2} {
+		h, err := bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost)
+		if err != nil {
+			return nil, err
+		}
+		store.Clients[c.ID] = &fosite.DefaultClient{
+			ID:            c.ID,
+			Secret:        h,
+			RedirectURIs:  []string{redirectURI},
+			ResponseTypes: []string{"code"},
+			GrantTypes:    []string{"authorization_code", "refresh_token"},
+			Scopes:        []string{"read", "offline"},
+		}
+	}
+	provider := compose.ComposeAllEnabled(cfg, store, key)
+
+	newSession := func() *openid.DefaultSession {
+		return &openid.DefaultSession{
+			Claims:  &jwt.IDTokenClaims{Subject: "tokenharness-user"},
+			Headers: &jwt.Headers{},
+			Subject: "tokenharness-user",
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ar, err := provider.NewAuthorizeRequest(ctx, r)
+		if err != nil {
+			provider.WriteAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		// The resource owner approves everything the client asked for.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		resp, err := provider.NewAuthorizeResponse(ctx, ar, newSession())
+		if err != nil {
+			provider.WriteAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+	})
+	mux.HandleFunc("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithoutCancel(r.Context())
+		ar, err := provider.NewAccessRequest(ctx, r, newSession())
+		if err != nil {
+			provider.WriteAccessError(ctx, w, ar, err)
+			return
+		}
+		resp, err := provider.NewAccessResponse(ctx, ar)
+		if err != nil {
+			provider.WriteAccessError(ctx, w, ar, err)
+			return
+		}
+		provider.WriteAccessResponse(ctx, w, ar, resp)
+	})
+	srv := serve(mux)
+	s := &Server{
+		Name: "fosite", Profile: p, Base: srv.URL, Token: srv.URL + "/oauth/token",
+		Client: client1, Client2: client2, RedirectURI: redirectURI,
+		// fosite issues a refresh token only for the "offline" scope.
+		Scope: "read offline",
+		Notes: []string{"ory/fosite v0.49.0 compose.ComposeAllEnabled, storage.MemoryStore, bcrypt cost 4",
+			"EnforcePKCE=" + map[bool]string{true: "true", false: "false"}[cfg.EnforcePKCE]},
+		srv: srv,
+	}
+	s.Codes = codes.Authorize(srv.URL+"/oauth/authorize", srv.Client())
+	return s, nil
+}
