@@ -27,11 +27,19 @@ var (
 
 const expectedFile = "expected.tsv"
 
-// raceRetries: a race rule expected to fail is run up to this many times
-// until it catches the race. A double win is proof whatever the run; a run
-// that sees none proves little, so one miss is not a changed verdict. The
-// catch ratio itself is measured by TestRaceCatchRatio.
-const raceRetries = 3
+// raceRetries and raceBudget: a race rule expected to fail is run again
+// until it catches the race, up to raceRetries runs or raceBudget. A double
+// win is proof whatever the run; a run that sees none proves little, so one
+// miss is not a changed verdict. The catch ratio itself is measured by
+// TestRaceCatchRatio: with the 3x8 race rules of this writing a run against
+// go-oauth2 catches its code race about 1 time in 50 and its refresh race 1
+// in 25 (fosite's refresh race 1 in 10), at ~10-50 ms a run, so 300 runs
+// miss about 1 time in 400 at worst. A race rule expected to pass runs once:
+// a double win there is a new finding and fails the comparison.
+const (
+	raceRetries = 300
+	raceBudget  = 30 * time.Second
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -177,13 +185,16 @@ func runProfile(t *testing.T, s *Server, r *conform.Runner, want map[string]Row)
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			key := Row{Server: s.Name, Profile: string(s.Profile), Rule: string(rule.ID)}.Key()
-			tries := 1
+			tries, deadline := 1, time.Now().Add(raceBudget)
 			if rule.Race && want[key].Status == conform.StatusFailed {
 				tries = raceRetries
 			}
-			for range tries {
+			for n := 0; n < tries && (n == 0 || time.Now().Before(deadline)); n++ {
 				verdicts[i] = r.Run(context.Background(), rule)
 				if verdicts[i].Violated {
+					if n > 0 {
+						verdicts[i].Note += fmt.Sprintf(" (caught on run %d)", n+1)
+					}
 					break
 				}
 			}
