@@ -25,7 +25,9 @@ const redirectURI = "http://127.0.0.1:8080" + callbackPath
 // (compose.ComposeAllEnabled) over its in-memory store, at /oauth/token,
 // with an /oauth/authorize endpoint that approves every request and grants
 // every requested scope. Under oauth21 it enforces PKCE (Config.EnforcePKCE).
-func StartFosite(p rules.Profile) (*Server, error) {
+// Public clients are fosite.DefaultClient{Public: true}, without a secret.
+func StartFosite(o Options) (*Server, error) {
+	p := o.Profile
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -41,13 +43,16 @@ func StartFosite(p rules.Profile) (*Server, error) {
 	}
 	store := storage.NewMemoryStore()
 	for _, c := range []Client{client1, client2} {
-		h, err := bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost)
-		if err != nil {
-			return nil, err
+		var h []byte
+		if !o.Public {
+			if h, err = bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost); err != nil {
+				return nil, err
+			}
 		}
 		store.Clients[c.ID] = &fosite.DefaultClient{
 			ID:            c.ID,
 			Secret:        h,
+			Public:        o.Public,
 			RedirectURIs:  []string{redirectURI},
 			ResponseTypes: []string{"code"},
 			GrantTypes:    []string{"authorization_code", "refresh_token"},
@@ -98,7 +103,7 @@ func StartFosite(p rules.Profile) (*Server, error) {
 	})
 	srv := serve(mux)
 	s := &Server{
-		Name: "fosite", Profile: p, Base: srv.URL, Token: srv.URL + "/oauth/token",
+		Name: name("fosite", o), Profile: p, Public: o.Public, Base: srv.URL, Token: srv.URL + "/oauth/token",
 		Client: client1, Client2: client2, RedirectURI: redirectURI,
 		// fosite issues a refresh token only for the "offline" scope.
 		Scope: "read offline",

@@ -61,9 +61,9 @@ func selected(name string) bool {
 }
 
 // start starts server name for profile p and returns a runner for it.
-func start(t testing.TB, st Starter, p rules.Profile) (*Server, *conform.Runner) {
+func start(t testing.TB, run Run, p rules.Profile) (*Server, *conform.Runner) {
 	t.Helper()
-	s, err := st(p)
+	s, err := run.Start(Options{Profile: p, Public: run.Public})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestInterop(t *testing.T) {
 			for _, p := range sv.Profiles {
 				t.Run(sv.Name+"/"+string(p), func(t *testing.T) {
 					t.Parallel()
-					s, r := start(t, sv.Start, p)
+					s, r := start(t, sv, p)
 					rows, report := runProfile(t, s, r, want)
 					mu.Lock()
 					got = append(got, rows...)
@@ -281,7 +281,7 @@ func TestRaceCatchRatio(t *testing.T) {
 					continue
 				}
 				t.Run(sv.Name+"/"+string(rule.ID), func(t *testing.T) {
-					_, r := start(t, sv.Start, p)
+					_, r := start(t, sv, p)
 					n := map[string]int{}
 					caught := 0
 					began := time.Now()

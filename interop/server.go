@@ -42,6 +42,8 @@ type Server struct {
 	// Codes mints fresh codes (an auto-approving authorize endpoint, or a
 	// driver of the server's login form).
 	Codes codes.Source
+	// Public: the clients are public (no secret, CLIENT_AUTH=none).
+	Public bool
 	// Notes describe how the server was configured, for the report.
 	Notes []string
 
@@ -59,6 +61,9 @@ func (s *Server) Config() (target.Config, error) {
 	cfg.ClientID, cfg.ClientSecret = s.Client.ID, s.Client.Secret
 	cfg.ClientAuth = oauth.AuthBasic
 	cfg.Client2ID, cfg.Client2Secret = s.Client2.ID, s.Client2.Secret
+	if s.Public {
+		cfg.ClientSecret, cfg.Client2Secret, cfg.ClientAuth = "", "", oauth.AuthNone
+	}
 	cfg.RedirectURI = s.RedirectURI
 	cfg.Scope = s.Scope
 	cfg.Timeout = 10 * time.Second
@@ -68,19 +73,44 @@ func (s *Server) Config() (target.Config, error) {
 	return cfg, nil
 }
 
-// Starter starts one server configured for profile p.
-type Starter func(p rules.Profile) (*Server, error)
+// Options configure a server for one run.
+type Options struct {
+	Profile rules.Profile
+	// Public registers the two clients as public clients (no secret), which
+	// is whom RFC 9700's PKCE and refresh-rotation MUSTs address.
+	Public bool
+}
 
-// Servers lists every server, in table order, with the profiles each is
-// checked under (see README.md for why).
-var Servers = []struct {
+// Starter starts one server.
+type Starter func(o Options) (*Server, error)
+
+// Run is one server configuration checked under some profiles; Name is the
+// table's server column.
+type Run struct {
 	Name     string
 	Start    Starter
+	Public   bool
 	Profiles []rules.Profile
-}{
-	{"fosite", StartFosite, []rules.Profile{rules.RFC6749, rules.OAuth21}},
-	{"go-oauth2", StartGoOAuth2, []rules.Profile{rules.RFC6749, rules.OAuth21}},
-	{"zitadel", StartZitadel, []rules.Profile{rules.RFC6749, rules.OAuth21}},
+}
+
+// Servers lists every run, in table order (README.md says why these
+// profiles): each library with confidential clients under rfc6749 and
+// oauth21, and with public clients under oauth21.
+var Servers = []Run{
+	{"fosite", StartFosite, false, []rules.Profile{rules.RFC6749, rules.OAuth21}},
+	{"fosite-public", StartFosite, true, []rules.Profile{rules.OAuth21}},
+	{"go-oauth2", StartGoOAuth2, false, []rules.Profile{rules.RFC6749, rules.OAuth21}},
+	{"go-oauth2-public", StartGoOAuth2, true, []rules.Profile{rules.OAuth21}},
+	{"zitadel", StartZitadel, false, []rules.Profile{rules.RFC6749, rules.OAuth21}},
+	{"zitadel-public", StartZitadel, true, []rules.Profile{rules.OAuth21}},
+}
+
+// name is the table's server column for a server started with o.
+func name(base string, o Options) string {
+	if o.Public {
+		return base + "-public"
+	}
+	return base
 }
 
 // serve starts h on 127.0.0.1 with a quiet error log (the harness sends

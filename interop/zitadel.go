@@ -16,7 +16,6 @@ import (
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
-	"tokenharness/internal/rules"
 )
 
 // StartZitadel serves the zitadel/oidc v3.52.0 example OP
@@ -26,8 +25,10 @@ import (
 // authorize endpoint: codes come from ZitadelLogin, which drives its login
 // form as a user would. The example OP rotates refresh tokens; it requires
 // PKCE only of clients without a secret, so the oauth21 run checks a
-// confidential client that may skip PKCE (see expected.tsv).
-func StartZitadel(p rules.Profile) (*Server, error) {
+// confidential client that may skip PKCE (see expected.tsv). Public clients
+// are storage.NativeClient (auth method none, PKCE required).
+func StartZitadel(o Options) (*Server, error) {
+	p := o.Profile
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String() + "/"
 	host, _, _ := net.SplitHostPort(hs.Listener.Addr().String())
@@ -35,6 +36,9 @@ func StartZitadel(p rules.Profile) (*Server, error) {
 	clients := map[string]*storage.Client{}
 	for _, c := range []Client{client1, client2} {
 		clients[c.ID] = storage.WebClient(c.ID, c.Secret, redirectURI)
+		if o.Public {
+			clients[c.ID] = storage.NativeClient(c.ID, redirectURI)
+		}
 	}
 	st := storage.NewStorageWithClients(users, clients)
 	router := exampleop.SetupServer(issuer, st, nil, false)
@@ -42,7 +46,7 @@ func StartZitadel(p rules.Profile) (*Server, error) {
 	hs.Config.ErrorLog = quietLog
 	hs.Start()
 	s := &Server{
-		Name: "zitadel", Profile: p, Base: hs.URL, Token: hs.URL + "/oauth/token",
+		Name: name("zitadel", o), Profile: p, Public: o.Public, Base: hs.URL, Token: hs.URL + "/oauth/token",
 		Client: client1, Client2: client2, RedirectURI: redirectURI,
 		// The OP issues refresh tokens for offline_access; openid makes it an
 		// OpenID Connect request, which is what the example OP serves.
