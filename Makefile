@@ -69,6 +69,7 @@ container-test: $(BIN) ## the Ginkgo suite for every profile against the mock in
 
 interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module interop/); a verdict that differs from interop/expected.tsv fails with a diff (UPDATE=1 rewrites statuses, keeps justifications)
 	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent)' . -out $(abspath $(REPORT_DIR))/interop $(if $(UPDATE),-update)
+	@cat $(REPORT_DIR)/interop/summary.txt; echo "verdicts and evidence: $(REPORT_DIR)/interop/<server>-<profile>.txt"
 
 interop-race: ## repeat the two race rules RACE_RUNS times (default 100) against each interop server and print the catch ratio
 	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestRaceCatchRatio$$' . -race-runs $(RACE_RUNS)

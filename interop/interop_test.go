@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -146,8 +147,15 @@ func TestInterop(t *testing.T) {
 		}
 		return a.Rule < b.Rule
 	})
-	fmt.Printf("interop: %d verdicts in %v\n", len(got), time.Since(began).Round(100*time.Millisecond))
-	printSummary(got)
+	var sum bytes.Buffer
+	fmt.Fprintf(&sum, "interop: %d verdicts in %v\n", len(got), time.Since(began).Round(100*time.Millisecond))
+	printSummary(&sum, got)
+	os.Stdout.Write(sum.Bytes())
+	if *outDir != "" {
+		if err := os.WriteFile(filepath.Join(*outDir, "summary.txt"), sum.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if *only != "" {
 		t.Logf("-servers set: table not compared")
 		return
@@ -237,7 +245,7 @@ func tally(rows []Row) string {
 }
 
 // printSummary prints counts and the non-passing rule IDs per server/profile.
-func printSummary(rows []Row) {
+func printSummary(w io.Writer, rows []Row) {
 	type key struct{ server, profile string }
 	var keys []key
 	by := map[key][]Row{}
@@ -249,7 +257,7 @@ func printSummary(rows []Row) {
 		by[k] = append(by[k], r)
 	}
 	for _, k := range keys {
-		fmt.Printf("  %-10s %-8s %s\n", k.server, k.profile, tally(by[k]))
+		fmt.Fprintf(w, "  %-16s %-8s %s\n", k.server, k.profile, tally(by[k]))
 		for _, st := range []string{"failed", "warned", "inconclusive"} {
 			var ids []string
 			for _, r := range by[k] {
@@ -258,7 +266,7 @@ func printSummary(rows []Row) {
 				}
 			}
 			if len(ids) > 0 {
-				fmt.Printf("  %-10s %-8s   %s: %s\n", "", "", st, strings.Join(ids, " "))
+				fmt.Fprintf(w, "  %-16s %-8s   %s: %s\n", "", "", st, strings.Join(ids, " "))
 			}
 		}
 	}
