@@ -68,7 +68,7 @@ container-test: $(BIN) ## the Ginkgo suite for every profile against the mock in
 	@left=$$(docker ps -aq --filter label=tokenharness=mockserver); if [ -n "$$left" ]; then echo "containers left behind: $$left"; exit 1; fi
 
 interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module interop/); a verdict that differs from interop/expected.tsv fails with a diff (UPDATE=1 rewrites statuses, keeps justifications)
-	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent)' . -out $(abspath $(REPORT_DIR))/interop $(if $(UPDATE),-update)
+	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent|ZitadelLogin)' . -out $(abspath $(REPORT_DIR))/interop $(if $(UPDATE),-update)
 	@cat $(REPORT_DIR)/interop/summary.txt; echo "verdicts and evidence: $(REPORT_DIR)/interop/<server>-<profile>.txt"
 
 interop-race: ## repeat the two race rules RACE_RUNS times (default 100) against each interop server and print the catch ratio
