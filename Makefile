@@ -10,6 +10,7 @@ GO      ?= go
 OUT_DIR := $(or $(REPORT_DIR),reports/out)
 ADDR    ?= 127.0.0.1:9000
 FUZZTIME ?= 10s
+RACE_RUNS ?= 100
 BIN     := bin/tokenharness
 
 # Run configuration read by internal/target (and the load side).
@@ -22,7 +23,7 @@ export LABELS PROCS SUITE_TIMEOUT TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET 
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
 
-.PHONY: merge help conformance conformance-all test lint unit selfcheck suite e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
+.PHONY: interop interop-race merge help conformance conformance-all test lint unit selfcheck suite e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -72,6 +73,13 @@ container-test: $(BIN) ## the Ginkgo suite for every profile against the mock in
 	@for p in rfc6749 commoninja dressipi oauth21; do \
 	  MOCK=container $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(OUT_DIR)/test/$$p || exit $$?; done
 	@left=$$(docker ps -aq --filter label=tokenharness=mockserver); if [ -n "$$left" ]; then echo "containers left behind: $$left"; exit 1; fi
+
+interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module interop/); a verdict that differs from interop/expected.tsv fails with a diff (UPDATE=1 rewrites statuses, keeps justifications)
+	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent|ZitadelLogin)' . -out $(abspath $(OUT_DIR))/interop $(if $(UPDATE),-update)
+	@cat $(OUT_DIR)/interop/summary.txt; echo "verdicts and evidence: $(OUT_DIR)/interop/<server>-<profile>.txt"
+
+interop-race: ## repeat the two race rules RACE_RUNS times (default 100) against each interop server and print the catch ratio
+	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestRaceCatchRatio$$' . -race-runs $(RACE_RUNS)
 
 deps: ## under CI, install what the tests need (chromium for the HTML report checks); elsewhere only say what is missing
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
