@@ -149,7 +149,7 @@ func TestAllowedChoicesPass(t *testing.T) {
 	}
 }
 
-// TestOnlyAPKCERefusalCounts: RFC9700-2.1.1-PKCE-REQUIRED passes on the
+// TestOnlyAPKCERefusalCounts: OAUTH21-4.1.3-PKCE-REQUIRED passes on the
 // authorization endpoint's refusal only when it is the invalid_request RFC
 // 7636 §4.4.1 names; a refusal for another reason is not judged.
 func TestOnlyAPKCERefusalCounts(t *testing.T) {

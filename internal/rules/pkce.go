@@ -54,11 +54,17 @@ var (
 		}},
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant, oauth.ErrInvalidRequest)},
 	}
+	// RFC 9700 §2.1.1 obliges public clients to use PKCE and servers only to
+	// support it; the server's duty to refuse a code issued without a
+	// challenge is OAuth 2.1's. The dressipi document never marks
+	// code_verifier required, so its profile reports the rule as a warning.
 	PKCERequired = Rule{
-		ID: "RFC9700-2.1.1-PKCE-REQUIRED", Level: MUST,
-		Source:   rfc9700("2.1.1", `Public clients MUST use PKCE [RFC7636] ... Authorization servers MUST support PKCE`),
-		Summary:  "a code obtained without a code_challenge cannot be redeemed",
-		Profiles: pkceProfiles, Needs: []Need{NeedCode},
+		ID: "OAUTH21-4.1.3-PKCE-REQUIRED", Level: MUST,
+		Source:  oauth21("4.1.3", `If there was no code_challenge in the authorization request associated with the authorization code in the token request, the authorization server MUST reject the token request.`),
+		Summary: "a code obtained without a code_challenge cannot be redeemed",
+		Profiles: Only(OAuth21).With(Dressipi,
+			Warn("the dressipi document does not mark code_verifier required; OAuth 2.1 §4.1.3 does, and RFC 9700 §2.1.1 asks public clients to use PKCE")),
+		Needs: []Need{NeedCode},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			g, err := e.Code(ctx, CodeOptions{PKCE: PKCENone})
 			if err != nil {

@@ -24,6 +24,15 @@ func refreshWith(step string, edit func(*Request)) *Send {
 
 var rotationProfiles = Only(OAuth21)
 
+// rotationNeeds: RFC 9700 §4.14.2 makes replay detection a duty "for public
+// clients" ("Authorization servers MUST utilize one of these methods to
+// detect refresh token replay by malicious actors for public clients"); for
+// a confidential client RFC 6749 §6 leaves both a new refresh token and
+// revoking the old one to the server ("MAY"). A refresh token the harness
+// uses without any proof of possession is not sender-constrained, so for a
+// public client rotation is the method left.
+var rotationNeeds = []Need{NeedCode, NeedPublic}
+
 // upscope is a scope no authorization server granted the harness.
 const upscope = "tokenharness.upscope"
 
@@ -115,7 +124,7 @@ var (
 		ID: "RFC9700-4.14.2-REFRESH-ROTATION", Level: MUST,
 		Source:   rfc9700("4.14.2", `Refresh token rotation: the authorization server issues a new refresh token with every access token refresh response.`),
 		Summary:  "every refresh response carries a new refresh token",
-		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Profiles: rotationProfiles, Needs: rotationNeeds,
 		Send: refreshWith("refresh", func(*Request) {}),
 		Expect: []Check{Success(), {Desc: "refresh_token differs from the one presented", Fn: func(x *oauth.Exchange) error {
 			return rotated(x)
@@ -125,7 +134,7 @@ var (
 		ID: "RFC9700-4.14.2-REUSE-REJECTED", Level: MUST,
 		Source:   rfc9700("4.14.2", `The previous refresh token is invalidated but information about the relationship is retained by the authorization server.`),
 		Summary:  "a rotated-out refresh token is rejected",
-		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Profiles: rotationProfiles, Needs: rotationNeeds,
 		Flow: func(ctx context.Context, e Env) Outcome {
 			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
 			if err != nil || rt == "" {
@@ -144,7 +153,7 @@ var (
 		ID: "RFC9700-4.14.2-REUSE-REVOKES-FAMILY", Level: MUST,
 		Source:   rfc9700("4.14.2", `If a refresh token is compromised and subsequently used by both the attacker and the legitimate client, one of them will present an invalidated refresh token, which will inform the authorization server of the breach. ... it will revoke the active refresh token.`),
 		Summary:  "reusing a rotated-out refresh token revokes the active one",
-		Profiles: rotationProfiles, Needs: []Need{NeedCode},
+		Profiles: rotationProfiles, Needs: rotationNeeds,
 		Flow: func(ctx context.Context, e Env) Outcome {
 			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
 			if err != nil || rt == "" {

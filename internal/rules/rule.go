@@ -77,7 +77,7 @@ func (n Need) Why() string {
 	case NeedSecret:
 		return "needs a confidential client: set CLIENT_SECRET and CLIENT_AUTH=client_secret_basic|client_secret_post"
 	case NeedPublic:
-		return "needs a public client: set CLIENT_AUTH=none"
+		return "needs a public client: set CLIENT_ID to a public client and CLIENT_AUTH=none (the bundled mock's: CONFIG=fixtures/targets/mock-oauth21-public.yaml)"
 	case NeedBasic:
 		return "needs a client that authenticates with client_secret_basic: set CLIENT_AUTH=client_secret_basic"
 	case NeedClient2:
