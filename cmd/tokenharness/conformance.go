@@ -25,7 +25,7 @@ import (
 // failed, 2 a configuration or harness error, 3 a gating rule could not be
 // judged. It needs neither Go nor the source tree.
 func conformanceCmd(args []string) int {
-	fs, getenv := varFlags("conformance", conformanceKeys())
+	fs, getenv := varFlags("conformance", plan.ConformanceVars())
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -47,16 +47,6 @@ func conformanceCmd(args []string) int {
 	}
 	writeIndex(cfg.ReportDir)
 	return printVerdict(c, cfg.ReportDir)
-}
-
-// conformanceKeys are the conformance command's inputs: the CONFIG file,
-// every target setting and the gate's settings.
-func conformanceKeys() []string {
-	keys := []string{target.EnvConfig}
-	for _, k := range target.Keys {
-		keys = append(keys, k.Env)
-	}
-	return append(keys, plan.GateKeys...)
 }
 
 // resolveConformance is the one resolution of a conformance run.

@@ -5,7 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
+
+	"tokenharness/internal/plan"
 )
 
 // varFlags declares one string flag per variable (TARGET → --target,
@@ -33,7 +34,7 @@ func varFlags(name string, vars []string) (*flag.FlagSet, func(string) string) {
 	}
 }
 
-func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
+func flagName(env string) string { return plan.FlagName(env) }
 
 func isSet(fs *flag.FlagSet, name string) bool {
 	set := false

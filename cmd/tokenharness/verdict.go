@@ -9,6 +9,7 @@ import (
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/gate"
+	"tokenharness/internal/plan"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/target"
 	"tokenharness/reports"
@@ -38,7 +39,7 @@ func verdictCmd(args []string) int {
 // prints it, secrets masked; it writes nothing. With a TARGET it also sends
 // the preflight: one token request, and one code from the code source.
 func configCmd(args []string) int {
-	fs, getenv := varFlags("config", conformanceKeys())
+	fs, getenv := varFlags("config", plan.ConformanceVars())
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

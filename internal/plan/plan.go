@@ -147,3 +147,18 @@ func labelError(err error) string {
 	}
 	return reason
 }
+
+// ConformanceVars are every input of a conformance run, in documentation
+// order: the CONFIG file, each target setting and the gate's settings. The
+// CLI offers each as a flag named by FlagName.
+func ConformanceVars() []string {
+	vars := []string{target.EnvConfig}
+	for _, k := range target.Keys {
+		vars = append(vars, k.Env)
+	}
+	return append(vars, GateKeys...)
+}
+
+// FlagName is a variable's command-line flag: TARGET → target,
+// CLIENT_ID → client-id.
+func FlagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }

@@ -233,7 +233,9 @@ func TestMockStartedByHandWithCodeCmdPasses(t *testing.T) {
 
 func TestPlantedFaultFailsTheGate(t *testing.T) {
 	base := startMock(t, "-profile", "oauth21")
-	r := conformance(t, append(mockEnv(base, "oauth21"), "QUIRKS=RFC6749-5.1-NO-STORE,RFC9700-4.14.2-REUSE-REJECTED")...)
+	// The public client: RFC 9700 §4.14.2 binds reuse detection to public clients.
+	r := conformance(t, append(mockEnv(base, "oauth21"), "CONFIG=fixtures/targets/mock-oauth21-public.yaml",
+		"QUIRKS=RFC6749-5.1-NO-STORE,RFC9700-4.14.2-REUSE-REJECTED")...)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (a MUST rule failed):\n%s", r.code, tail(r.out))
 	}
@@ -419,5 +421,81 @@ func TestNoCodeOrTokenInAnyOutput(t *testing.T) {
 		if m := unmasked.Find(b); m != nil {
 			t.Errorf("%s has an unmasked secret member: %s", f, m)
 		}
+	}
+}
+
+// TestBinaryOutsideTheCheckout: the gate is one self-contained binary. Copied
+// to a directory outside the checkout and run with no Go on PATH, it checks a
+// mock started by hand, and with no TARGET its own compiled-in mock.
+func TestBinaryOutsideTheCheckout(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	away := t.TempDir()
+	bin := filepath.Join(away, "tokenharness")
+	b, err := os.ReadFile(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"a mock started by hand", []string{"--target", base + "/oauth/token", "--authorize-url", base + "/oauth/authorize",
+			"--client-id", "tokenharness-1", "--client2-id", "tokenharness-2", "--client2-secret", client2,
+			"--redirect-uri", "http://127.0.0.1:8080/callback", "--scope", "read"}},
+		{"the compiled-in mock", []string{"--profile", "dressipi"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reportDir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"conformance", "--report-dir", reportDir}, tc.args...)...)
+			cmd.Dir = away
+			cmd.Env = append(cleanEnv(), "PATH=/usr/bin:/bin", "CLIENT_SECRET="+clientSecret, "DOCKER_HOST=unix:///nonexistent.sock")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("exit %v, want 0:\n%s", err, tail(string(out)))
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "tokenharness: PASS") {
+				t.Errorf("the last line is not the verdict: %q", last)
+			}
+			for _, f := range []string{"report.json", "junit.xml", "report.html"} {
+				if _, err := os.Stat(filepath.Join(reportDir, "conformance", f)); err != nil {
+					t.Error(err)
+				}
+			}
+			assertNoSecrets(t, run{dir: reportDir, out: string(out)}, clientSecret, client2)
+		})
+	}
+}
+
+// TestSetupFailuresAreInconclusive: when the code source works for the
+// preflight and then refuses, the rules that need a code are inconclusive,
+// not failed, and the exit status says "could not judge" (3).
+func TestSetupFailuresAreInconclusive(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	count := filepath.Join(t.TempDir(), "calls")
+	codeCmd := `n=$(cat ` + count + ` 2>/dev/null || echo 0); echo $((n+1)) > ` + count + `; ` +
+		`if [ "$n" -eq 0 ]; then exec fixtures/codes/mock-authorize.sh; fi; ` +
+		`echo '{"error": "temporarily_unavailable", "error_description": "the consent database is down"}'`
+	r := conformance(t, append(mockEnv(base, "rfc6749"), "CODE_CMD="+codeCmd)...)
+	if r.code != 3 || r.report == nil || r.report.Verdict != reports.VerdictInconclusive {
+		t.Fatalf("exit %d, want 3 and an inconclusive verdict:\n%s", r.code, tail(r.out))
+	}
+	if r.report.Summary.Failed != 0 || r.report.Summary.InconclusiveGating == 0 {
+		t.Errorf("summary %+v: want no failed rule and some gating inconclusive ones", r.report.Summary)
+	}
+	if got := status(r, "RFC6749-5.1-ACCESS-TOKEN"); got != reports.StatusInconclusive {
+		t.Errorf("RFC6749-5.1-ACCESS-TOKEN: %s, want inconclusive", got)
+	}
+	junit, err := os.ReadFile(filepath.Join(r.dir, "conformance", "junit.xml"))
+	if err != nil || !strings.Contains(string(junit), `type="inconclusive"`) {
+		t.Errorf("junit.xml does not carry the inconclusive rules (%v)", err)
+	}
+	if !strings.Contains(r.out, "INCONCLUSIVE") {
+		t.Errorf("the console verdict does not say INCONCLUSIVE:\n%s", tail(r.out))
 	}
 }
