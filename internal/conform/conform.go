@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -112,19 +113,18 @@ func New(cfg target.Config, opts ...Option) (*Runner, error) {
 // Close releases the runner's idle connections.
 func (r *Runner) Close() { r.client.HTTP().CloseIdleConnections() }
 
-// Preflight reports a target that cannot be reached at all, so the run can
-// stop with a harness error instead of failing every rule.
-//
-// Only a target that is not there stops the run (refused, DNS, TLS, a bad
-// URL). One that accepts connections and then hangs or cuts them is there
-// and misbehaving: its rules fail with the timeout or conn_cut class.
-//
-// A code source that fails (CODE_CMD exits non-zero, prints nothing, or the
-// authorize endpoint refuses) is a configuration error too: it is tried once
-// here rather than failing every rule that needs a code.
+// Preflight checks, before any rule, that the target is an OAuth token
+// endpoint that answers, so a wrong path, an HTML page, a hung server or a
+// broken code source costs one line instead of dozens of failed rules. It
+// sends one real token request -- a refresh with a token no server issued,
+// authenticated as the run's client -- and wants a JSON object carrying
+// "error" (or tokens), whatever the status; then it asks the code source,
+// if any, for one code.
 func (r *Runner) Preflight(ctx context.Context) error {
-	err := r.client.Preflight(ctx, r.cfg.Target)
-	if err != nil && !errors.Is(err, probe.ErrTimeout) && !errors.Is(err, probe.ErrConnCut) {
+	if err := r.client.Preflight(ctx, r.cfg.Target); err != nil {
+		return err
+	}
+	if err := r.Alive(ctx); err != nil {
 		return err
 	}
 	if r.codes == nil {
@@ -137,6 +137,31 @@ func (r *Runner) Preflight(ctx context.Context) error {
 			src = "CODE_CMD"
 		}
 		return fmt.Errorf("%s cannot mint a fresh authorization code: %s: fix it so it yields one code per call", src, r.red.String(err.Error()))
+	}
+	return nil
+}
+
+// Alive sends the preflight's token request and reports, in one line, why
+// the answer is not an OAuth token endpoint's; nil when it is.
+func (r *Runner) Alive(ctx context.Context) error {
+	e := &env{r: r}
+	x := e.Do(ctx, rules.Request{Step: "preflight", Form: url.Values{
+		oauth.ParamGrantType: {oauth.GrantRefreshToken}, oauth.ParamRefreshToken: {"tokenharness-preflight-unknown-refresh-token"}}})
+	shown := r.red.String(r.cfg.Target)
+	resp, err := x.Got()
+	if err != nil {
+		return fmt.Errorf("target %s did not answer a token request (%s): check TARGET and the network, or raise TIMEOUT", shown, r.red.String(err.Error()))
+	}
+	obj, err := resp.Object()
+	_, hasError := obj[oauth.ParamError].(string)
+	_, hasToken := obj[oauth.ParamAccessToken]
+	if err != nil || !hasError && !hasToken {
+		what := resp.MediaType()
+		if what == "" {
+			what = "no Content-Type"
+		}
+		return fmt.Errorf("target %s does not answer like an OAuth token endpoint: a token request got status %d (%s) %q, not a JSON object with \"error\" or tokens: check the path in TARGET",
+			shown, resp.Status, what, oneLine(r.red.String(string(resp.Body)), 80))
 	}
 	return nil
 }
@@ -279,4 +304,13 @@ func (v Verdict) String() string {
 		b.WriteString("  " + x.Summary() + "\n")
 	}
 	return b.String()
+}
+
+// oneLine collapses s's whitespace and cuts it to n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
 }

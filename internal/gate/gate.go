@@ -21,6 +21,7 @@ import (
 	gtypes "github.com/onsi/ginkgo/v2/types"
 
 	"tokenharness/internal/conform"
+	"tokenharness/internal/probe"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
@@ -116,20 +117,46 @@ func NewRunner(cfg target.Config, t *Target) (*conform.Runner, error) {
 	return conform.New(cfg, conform.WithRedactor(redact.Default))
 }
 
+// errTargetGone is the cause a run is cut short with when the target stops
+// answering mid-run.
+var errTargetGone = errors.New("the target stopped answering mid-run")
+
+// transportClasses are failures that say nothing about OAuth: the target
+// did not answer. One of them makes Check ask whether the target is still
+// there.
+var transportClasses = map[string]bool{probe.ClassTimeout: true, probe.ClassConnCut: true, probe.ClassRefused: true, probe.ClassCanceled: true}
+
 // Check runs the profile's rules that match, at most procs at once, and
 // returns one result per rule of the profile in catalogue order; rules the
-// filter leaves out are skipped with that reason, and rules still unjudged
-// when ctx ends are inconclusive.
+// filter leaves out are skipped with that reason. When a rule meets a
+// transport failure, Check sends the preflight's token request once more: a
+// target that no longer answers it ends the run (in about two request
+// timeouts), and every rule it leaves unjudged -- the ones that met the
+// silence included -- is inconclusive, as are rules still running when ctx
+// ends (SUITE_TIMEOUT).
 func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, match func([]string) bool, procs int, progress io.Writer) []reports.RuleResult {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	all := rules.For(profile)
 	out := make([]reports.RuleResult, len(all))
-	procs = max(procs, 1)
-	sem := make(chan struct{}, procs)
+	sem := make(chan struct{}, max(procs, 1))
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		done int
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		done    int
+		probing sync.Mutex
 	)
+	// notJudged says why a rule cut short by ctx was not judged.
+	notJudged := func(started bool) string {
+		when := "before the rule started"
+		if started {
+			when = "while the rule ran"
+		}
+		if errors.Is(context.Cause(ctx), errTargetGone) {
+			return "not judged: the target stopped answering mid-run " + when
+		}
+		return "not judged: the run's time ran out (SUITE_TIMEOUT) " + when
+	}
 	for i, r := range all {
 		if !match(r.Labels()) {
 			out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: conform.StatusSkipped, Reason: "not selected by LABELS"})
@@ -141,15 +168,25 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: conform.StatusInconclusive,
-					Reason: "not judged: the run's time ran out (SUITE_TIMEOUT) before the rule started"})
+				out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: conform.StatusInconclusive, Reason: notJudged(false)})
 				return
 			}
 			v := runner.Run(ctx, r)
 			<-sem
+			if transportClasses[v.Class] && ctx.Err() == nil {
+				probing.Lock()
+				if ctx.Err() == nil {
+					if err := runner.Alive(ctx); err != nil {
+						fmt.Fprintln(progress, "tokenharness: stopping:", err)
+						cancel(errTargetGone)
+					}
+				}
+				probing.Unlock()
+			}
 			if ctx.Err() != nil && v.Status != conform.StatusPassed && v.Status != conform.StatusSkipped {
-				// Cut short by the run's deadline: what the rule saw proves nothing.
-				v.Status, v.Reason, v.Violated = conform.StatusInconclusive, "not judged: the run's time ran out (SUITE_TIMEOUT) while the rule ran", false
+				// What the rule saw proves nothing: the target or the run's
+				// time was gone.
+				v.Status, v.Reason, v.Violated = conform.StatusInconclusive, notJudged(true)+" ("+v.Reason+")", false
 			}
 			out[i] = Result(profile, r, v)
 			mu.Lock()

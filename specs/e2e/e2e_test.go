@@ -12,12 +12,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -316,7 +320,9 @@ func TestUnreachableTargetIsAHarnessError(t *testing.T) {
 }
 
 // TestHostileTargets: whatever the target does, the run ends in bounded
-// time, gating rules fail with a classified failure, and nothing crashes.
+// time with the right outcome: what is not an answering OAuth token
+// endpoint is one line and exit 2 at the preflight; one that answers like
+// one and then misbehaves fails its rules with a classified failure.
 func TestHostileTargets(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	tlsSrv := hostile.SelfSignedTLS()
@@ -331,14 +337,14 @@ func TestHostileTargets(t *testing.T) {
 		wantCode  int
 		wantClass string // a class some failed rule must carry; "" = any failure
 	}{
-		{"hangs", hostile.Hang(), []string{"TIMEOUT=1s"}, 1, "timeout"},
-		{"cuts mid-body", hostile.CutMidBody(), nil, 1, "conn_cut"},
-		{"answers HTML", hostile.HTML(), nil, 1, "html"},
-		{"answers 10 MB", hostile.Huge(10 << 20), nil, 1, "body_too_large"},
-		{"answers invalid JSON", hostile.InvalidJSON(), nil, 1, "not_json"},
+		{"hangs", hostile.Hang(), []string{"TIMEOUT=1s"}, 2, ""},
+		{"cuts mid-body", hostile.CutMidBody(), nil, 2, ""},
+		{"answers HTML", hostile.HTML(), nil, 2, ""},
+		{"answers 10 MB", hostile.Huge(10 << 20), nil, 2, ""},
+		{"answers invalid JSON", hostile.InvalidJSON(), nil, 2, ""},
 		{"answers wrong types", hostile.WrongTypes(), nil, 1, ""},
-		{"redirects in a loop", hostile.RedirectLoop(), nil, 1, "redirect"},
-		{"slower than the timeout", hostile.Slow(3 * time.Second), []string{"TIMEOUT=1s"}, 1, "timeout"},
+		{"redirects in a loop", hostile.RedirectLoop(), nil, 2, ""},
+		{"slower than the timeout", hostile.Slow(3 * time.Second), []string{"TIMEOUT=1s"}, 2, ""},
 		{"self-signed TLS without CA", tlsSrv, nil, 2, ""},
 		{"self-signed TLS with CA_FILE", tlsSrv, []string{"CA_FILE=" + caFile}, 1, ""},
 		{"self-signed TLS with INSECURE", tlsSrv, []string{"INSECURE=true"}, 1, ""},
@@ -368,8 +374,57 @@ func TestHostileTargets(t *testing.T) {
 					t.Errorf("no failed rule has class %q; classes seen: %v", tt.wantClass, classes)
 				}
 			}
+			if tt.wantCode == 2 {
+				if lines := strings.Split(strings.TrimSpace(r.out), "\n"); len(lines) != 1 {
+					t.Errorf("want one line saying what is wrong, got %d:\n%s", len(lines), tail(r.out))
+				}
+			}
 			assertNoSecrets(t, r, clientSecret)
 		})
+	}
+}
+
+// TestTargetGoneMidRun: a target that answers like a token endpoint and then
+// stops answering ends the run in bounded time (about two request timeouts,
+// not one per rule), and the rules it left unjudged are inconclusive: exit 3.
+func TestTargetGoneMidRun(t *testing.T) {
+	base := startMock(t, "-profile", "rfc6749")
+	up, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	var served atomic.Int64
+	gone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 25 {
+			select { // hang until the client gives up or the test ends
+			case <-r.Context().Done():
+			case <-gone:
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(gone)
+	start := time.Now()
+	r := conformance(t, "TARGET="+srv.URL+"/oauth/token", "PROFILE=rfc6749", "CONFIG=fixtures/targets/mock-rfc6749.yaml",
+		"AUTHORIZE_URL="+srv.URL+"/oauth/authorize", "TIMEOUT=1s")
+	took := time.Since(start)
+	if r.code != 3 || r.report == nil {
+		t.Fatalf("exit %d, want 3 (rules left unjudged):\n%s", r.code, tail(r.out))
+	}
+	if r.report.Summary.Failed != 0 || r.report.Summary.InconclusiveGating == 0 {
+		t.Errorf("summary %+v: want no failure and gating inconclusive rules", r.report.Summary)
+	}
+	// One rule per request timeout would take 40 s and more; the bound is
+	// generous for a loaded machine.
+	if took > 30*time.Second {
+		t.Errorf("the run took %v after the target went silent", took)
+	}
+	if !strings.Contains(r.out, "stopped answering") {
+		t.Errorf("the output does not say the target stopped answering:\n%s", tail(r.out))
 	}
 }
 
