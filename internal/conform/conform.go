@@ -101,7 +101,11 @@ func New(cfg target.Config, opts ...Option) (*Runner, error) {
 	case cfg.CodeCmd != "":
 		r.codes = codes.Command(cfg.CodeCmd)
 	case cfg.AuthorizeURL != "":
-		r.codes = codes.Authorize(cfg.AuthorizeURL, client.HTTP())
+		// The authorization request is a request like any other: TIMEOUT
+		// bounds it, so a silent target costs one timeout here too.
+		hc := *client.HTTP()
+		hc.Timeout = client.Timeout()
+		r.codes = codes.Authorize(cfg.AuthorizeURL, &hc)
 	}
 	for _, o := range opts {
 		o(r)

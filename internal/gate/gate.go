@@ -129,7 +129,7 @@ var transportClasses = map[string]bool{probe.ClassTimeout: true, probe.ClassConn
 // Check runs the profile's rules that match, at most procs at once, and
 // returns one result per rule of the profile in catalogue order; rules the
 // filter leaves out are skipped with that reason. When a rule meets a
-// transport failure, Check sends the preflight's token request once more: a
+// transport failure or cannot reach its starting state, Check sends the preflight's token request once more: a
 // target that no longer answers it ends the run (in about two request
 // timeouts), and every rule it leaves unjudged -- the ones that met the
 // silence included -- is inconclusive, as are rules still running when ctx
@@ -173,7 +173,10 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 			}
 			v := runner.Run(ctx, r)
 			<-sem
-			if transportClasses[v.Class] && ctx.Err() == nil {
+			// A transport failure, or a rule whose setup failed (a code source
+			// that timed out through the same silent target), asks whether
+			// the target is still there.
+			if (transportClasses[v.Class] || v.Status == conform.StatusInconclusive) && ctx.Err() == nil {
 				probing.Lock()
 				if ctx.Err() == nil {
 					if err := runner.Alive(ctx); err != nil {
