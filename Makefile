@@ -91,8 +91,9 @@ deps: ## under CI, install what the tests need (chromium for the HTML report che
 load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) against TARGET (default: the bundled mock)
 	@$(BIN) load
 
-bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio
+bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, the gate's whole-process time
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
+	$(GO) test -run '^$$' -bench BenchmarkConformanceProcess -benchtime 10x ./internal/gate
 
 merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
 	@$(BIN) merge -out $(OUT) $(SHARDS)

@@ -171,10 +171,11 @@ func (r *Runner) Alive(ctx context.Context) error {
 }
 
 // Run executes rule against the target and applies the profile's policy.
-func (r *Runner) Run(ctx context.Context, rule rules.Rule) Verdict {
+func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 	start := time.Now()
 	pol, in := rule.Profiles[r.profile.Name]
-	v := Verdict{Rule: rule.ID, Level: rule.Level, Policy: pol}
+	v = Verdict{Rule: rule.ID, Level: rule.Level, Policy: pol}
+	// v is the named result, so the duration lands in what Run returns.
 	defer func() { v.Duration = time.Since(start) }()
 	if !in {
 		v.Status, v.Reason = StatusSkipped, fmt.Sprintf("not part of profile %s", r.profile.Name)

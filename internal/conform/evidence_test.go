@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
@@ -180,5 +181,17 @@ func TestOnlyAPKCERefusalCounts(t *testing.T) {
 				t.Errorf("status %s, want %s:\n%s", v.Status, want, v)
 			}
 		})
+	}
+}
+
+// TestVerdictCarriesItsDuration: the time a rule took reaches the verdict
+// (the reports' duration_ms), not just a local copy.
+func TestVerdictCarriesItsDuration(t *testing.T) {
+	t.Parallel()
+	slow := func(context.Context, rules.Env) rules.Outcome { time.Sleep(20 * time.Millisecond); return rules.Outcome{} }
+	v := runRule(t, "http://127.0.0.1:9/oauth/token", freshCodes, rules.Rule{ID: "TH-TEST-SLOW", Level: rules.MUST, Flow: slow,
+		Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
+	if v.Duration < 20*time.Millisecond {
+		t.Errorf("verdict duration %v, want at least the 20ms the rule took", v.Duration)
 	}
 }
