@@ -188,7 +188,10 @@ func TestOnlyAPKCERefusalCounts(t *testing.T) {
 // (the reports' duration_ms), not just a local copy.
 func TestVerdictCarriesItsDuration(t *testing.T) {
 	t.Parallel()
-	slow := func(context.Context, rules.Env) rules.Outcome { time.Sleep(20 * time.Millisecond); return rules.Outcome{} }
+	slow := func(context.Context, rules.Env) rules.Outcome {
+		time.Sleep(20 * time.Millisecond)
+		return rules.Outcome{}
+	}
 	v := runRule(t, "http://127.0.0.1:9/oauth/token", freshCodes, rules.Rule{ID: "TH-TEST-SLOW", Level: rules.MUST, Flow: slow,
 		Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
 	if v.Duration < 20*time.Millisecond {
