@@ -69,10 +69,13 @@ fuzz: ## a short fuzz pass of the mock's token handler and the suite's response 
 	$(GO) test -run '^$$' -fuzz '^FuzzResponseObject$$' -fuzztime $(FUZZTIME) ./internal/oauth
 	$(GO) test -run '^$$' -fuzz '^FuzzChecks$$' -fuzztime $(FUZZTIME) ./internal/rules
 
-container-test: $(BIN) ## the Ginkgo suite for every profile against the mock in a container
-	@for p in rfc6749 commoninja dressipi oauth21; do \
-	  MOCK=container $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(OUT_DIR)/test/$$p || exit $$?; done
-	@left=$$(docker ps -aq --filter label=tokenharness=mockserver); if [ -n "$$left" ]; then echo "containers left behind: $$left"; exit 1; fi
+container-test: $(BIN) ## the gate for every profile against the mock in a container (skips outside CI when Docker is not there)
+	@if ! docker info >/dev/null 2>&1; then \
+	  if [ "$${CI:-}" = true ]; then echo "container-test: CI=true but Docker is not available"; exit 1; fi; \
+	  echo "container-test: skipped: Docker is not available (start it to run the mock in a container)"; exit 0; fi; \
+	for p in rfc6749 commoninja dressipi oauth21; do \
+	  MOCK=container $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(OUT_DIR)/test/$$p || exit $$?; done; \
+	left=$$(docker ps -aq --filter label=tokenharness=mockserver); if [ -n "$$left" ]; then echo "containers left behind: $$left"; exit 1; fi
 
 interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module interop/); a verdict that differs from interop/expected.tsv fails with a diff (UPDATE=1 rewrites statuses, keeps justifications)
 	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent|ZitadelLogin)' . -out $(abspath $(OUT_DIR))/interop $(if $(UPDATE),-update)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"tokenharness/internal/rules"
+	"tokenharness/internal/plan"
 	"tokenharness/internal/target"
 	"tokenharness/load"
 	"tokenharness/load/shard"
@@ -87,13 +87,24 @@ func loadCmd(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	tc := target.Default()
-	if path := os.Getenv(target.EnvConfig); path != "" {
-		if tc, err = target.Load(path); err != nil {
-			return configError(err)
+	// One resolution for every command (internal/plan): the CONFIG file,
+	// then the variables, then the profile's defaults (the client
+	// authentication method among them). Without a TARGET the bundled mock
+	// runs profile oauth21, whatever PROFILE says, so its target file is
+	// the one resolved.
+	getenv := os.Getenv
+	if os.Getenv("TARGET") == "" {
+		getenv = func(k string) string {
+			if k == "PROFILE" {
+				return string(mockProfile)
+			}
+			return os.Getenv(k)
 		}
 	}
-	tc.ApplyEnv(os.Getenv)
+	tc, err := plan.Resolve(getenv)
+	if err != nil {
+		return configError(err)
+	}
 	targetKind := "external"
 	if tc.Target == "" {
 		closeMock, err := startMock(&tc)
@@ -135,17 +146,13 @@ func loadCmd(args []string) int {
 	return load.ExitCode(l)
 }
 
-// startMock serves the bundled mock on 127.0.0.1:0 and points tc at it,
-// filling the client settings the run leaves empty from the mock's fixture
-// client. QUIRKS switch faults on for the whole mock, so
+// startMock serves the bundled mock on 127.0.0.1:0 and points tc at it.
+// QUIRKS switch faults on for the whole mock, so
 // QUIRKS=RFC9700-4.14.2-REFRESH-RACE shows what rotation-race catches.
 func startMock(tc *target.Config) (func(), error) {
 	mc, err := mockserver.LoadConfig(mockProfile, "")
 	if err != nil {
 		return nil, err
-	}
-	if len(mc.Clients) == 0 {
-		return nil, errors.New("load: the mock's fixtures have no client")
 	}
 	quirks := make([]rules.ID, len(tc.Quirks))
 	for i, q := range tc.Quirks {
@@ -163,20 +170,9 @@ func startMock(tc *target.Config) (func(), error) {
 	hs := mockserver.NewHTTPServer(ln.Addr().String(), srv, nil)
 	go hs.Serve(ln)
 	base := "http://" + ln.Addr().String()
-	c := mc.Clients[0]
+	// The client, redirect URI and scope come from the mock's target file,
+	// resolved by plan.Resolve like every other run.
 	tc.Target = base + mockserver.PathToken
-	if tc.ClientID == "" {
-		tc.ClientID, tc.ClientSecret = c.ID, c.Secret
-		if len(c.AuthMethods) > 0 {
-			tc.ClientAuth = c.AuthMethods[0]
-		}
-	}
-	if tc.RedirectURI == "" && len(c.RedirectURIs) > 0 {
-		tc.RedirectURI = c.RedirectURIs[0]
-	}
-	if tc.Scope == "" {
-		tc.Scope, _, _ = strings.Cut(c.Scope, " ")
-	}
 	if tc.CodeCmd == "" && tc.AuthorizeURL == "" {
 		tc.AuthorizeURL = base + mockserver.PathAuthorize
 	}
