@@ -450,3 +450,21 @@ func TestKeysMatchTags(t *testing.T) {
 		t.Errorf("%d keys do not fit the fromFile bit set", len(Keys))
 	}
 }
+
+// TestHeaderValuesWithControlCharacters: a header value Go's client would
+// refuse on every request is a one-line configuration error, and the value
+// (maybe a credential) is not in it.
+func TestHeaderValuesWithControlCharacters(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Target, c.Profile, c.ClientID = "https://as.example/oauth/token", "rfc6749", "c"
+	c.Headers = map[string]string{"X-Api-Key": "k-123\x01456"}
+	err := c.Validate([]string{"rfc6749"})
+	if err == nil || !strings.Contains(err.Error(), "X-Api-Key") || strings.Contains(err.Error(), "k-123") {
+		t.Fatalf("error %v: want one naming the header, not its value", err)
+	}
+	c.Headers = map[string]string{"X-Api-Key": "k-123\t456"}
+	if err := c.Validate([]string{"rfc6749"}); err != nil {
+		t.Fatalf("a tab is allowed: %v", err)
+	}
+}

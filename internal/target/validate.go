@@ -54,6 +54,12 @@ func (c Config) Validate(knownProfiles []string) error {
 		if !validHeaderName(name) {
 			return c.bad("header name %q%s is not a valid HTTP header name", name, c.from("headers"))
 		}
+		// RFC 9110 §5.5: a field value holds no control characters but
+		// horizontal tab; Go's client would refuse it on every request.
+		// The value is not shown: it may be a credential.
+		if strings.ContainsFunc(c.Headers[name], func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return c.bad("the value of header %s%s holds a control character: remove it from HEADERS", name, c.from("headers"))
+		}
 	}
 	for _, q := range c.Quirks {
 		if strings.TrimSpace(q) == "" {
