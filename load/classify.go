@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tokenharness/internal/oauth"
+	"tokenharness/internal/probe"
 )
 
 // Failure classes of a result, by HTTP status and OAuth error code, so that
@@ -23,13 +24,16 @@ const (
 	Class5xx           = "5xx"
 	Class3xx           = "3xx"
 	ClassBadResponse   = "bad_response" // 2xx without a usable token response
-	ClassNotJSON       = "not_json"
+	// The response and transport classes are the conformance side's
+	// (internal/probe), so one failure has one name in every report.
+	ClassNotJSON = probe.ClassNotJSON
 	// ClassBodyTooLarge is a response cut at the size cap (maxMintBody):
 	// no token response is that big.
-	ClassBodyTooLarge = "body_too_large"
-	ClassTimeout      = "timeout"
-	ClassConn         = "conn" // refused, reset, cut
-	ClassTransport    = "transport"
+	ClassBodyTooLarge = probe.ClassBodyTooLarge
+	ClassTimeout      = probe.ClassTimeout
+	ClassRefused      = probe.ClassRefused
+	ClassConnCut      = probe.ClassConnCut // reset, cut, closed mid-exchange
+	ClassTransport    = probe.ClassTransport
 	// ClassPoolExhausted is a scheduled request that had no live token to
 	// send; it was not sent, and counts as a failure so a short pool shows.
 	ClassPoolExhausted = "pool_exhausted"
@@ -168,9 +172,10 @@ func classifyTransport(err string) string {
 	switch {
 	case strings.Contains(err, "Client.Timeout") || strings.Contains(err, "deadline exceeded") || strings.Contains(err, "i/o timeout"):
 		return ClassTimeout
-	case strings.Contains(err, "connection refused") || strings.Contains(err, "connection reset") ||
-		strings.Contains(err, "EOF") || strings.Contains(err, "broken pipe"):
-		return ClassConn
+	case strings.Contains(err, "connection refused"):
+		return ClassRefused
+	case strings.Contains(err, "connection reset") || strings.Contains(err, "EOF") || strings.Contains(err, "broken pipe"):
+		return ClassConnCut
 	}
 	return ClassTransport
 }

@@ -44,8 +44,8 @@ func TestClassifyTransport(t *testing.T) {
 	t.Parallel()
 	for err, want := range map[string]string{
 		`Post "http://x": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`: ClassTimeout,
-		`dial tcp 127.0.0.1:1: connect: connection refused`:                                           ClassConn,
-		`Post "http://x": EOF`: ClassConn,
+		`dial tcp 127.0.0.1:1: connect: connection refused`:                                           ClassRefused,
+		`Post "http://x": EOF`: ClassConnCut,
 		`tls: bad certificate`: ClassTransport,
 	} {
 		if got := classifyTransport(err); got != want {

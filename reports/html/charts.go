@@ -300,7 +300,8 @@ var errorColors = map[string]string{
 	"5xx":            "#dc2626",
 	"429":            "#db2777",
 	"timeout":        "#334155",
-	"conn":           "#64748b",
+	"conn_cut":       "#64748b",
+	"refused":        "#475569",
 	"not_json":       "#0d9488",
 }
 
