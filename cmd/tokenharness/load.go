@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -150,38 +149,21 @@ func loadCmd(args []string) int {
 // QUIRKS switch faults on for the whole mock, so
 // QUIRKS=RFC9700-4.14.2-REFRESH-RACE shows what rotation-race catches.
 func startMock(tc *target.Config) (func(), error) {
-	mc, err := mockserver.LoadConfig(mockProfile, "")
-	if err != nil {
-		return nil, err
-	}
 	quirks := make([]rules.ID, len(tc.Quirks))
 	for i, q := range tc.Quirks {
 		quirks[i] = rules.ID(q)
 	}
-	srv, err := mockserver.New(mc, mockserver.WithQuirks(quirks...))
+	m, err := mockserver.StartLocal(mockProfile, mockserver.WithQuirks(quirks...))
 	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
 		return nil, fmt.Errorf("load: start the mock: %w", err)
 	}
-	hs := mockserver.NewHTTPServer(ln.Addr().String(), srv, nil)
-	go hs.Serve(ln)
-	base := "http://" + ln.Addr().String()
 	// The client, redirect URI and scope come from the mock's target file,
 	// resolved by plan.Resolve like every other run.
-	tc.Target = base + mockserver.PathToken
+	tc.Target = m.Base + mockserver.PathToken
 	if tc.CodeCmd == "" && tc.AuthorizeURL == "" {
-		tc.AuthorizeURL = base + mockserver.PathAuthorize
+		tc.AuthorizeURL = m.Base + mockserver.PathAuthorize
 	}
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
-		srv.Close()
-	}, nil
+	return m.Close, nil
 }
 
 func poolText(pl load.Plan) string {

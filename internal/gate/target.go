@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,22 +128,17 @@ func startContainer(ctx context.Context, root string, profile rules.Profile, pro
 }
 
 func startInProcess(profile rules.Profile, why string) (*Target, error) {
-	mcfg, err := mockserver.LoadConfig(profile, "")
-	if err != nil {
-		return nil, err
-	}
 	logs := &boundedBuffer{max: 256 << 10}
-	srv, err := mockserver.New(mcfg, mockserver.WithQuirksFromHeader(),
+	m, err := mockserver.StartLocal(profile, mockserver.WithQuirksFromHeader(),
 		mockserver.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		return nil, err
 	}
-	hs := httptest.NewServer(srv)
 	return &Target{
-		URL: hs.URL + "/oauth/token", AuthorizeURL: hs.URL + "/oauth/authorize", Kind: "in-process",
-		Note:  fmt.Sprintf("bundled mock (profile %s) in-process at %s (%s)", profile, hs.URL, why),
+		URL: m.Base + mockserver.PathToken, AuthorizeURL: m.Base + mockserver.PathAuthorize, Kind: "in-process",
+		Note:  fmt.Sprintf("bundled mock (profile %s) in-process at %s (%s)", profile, m.Base, why),
 		Log:   logs.String,
-		close: []func(){srv.Close, hs.Close},
+		close: []func(){m.Close},
 	}, nil
 }
 

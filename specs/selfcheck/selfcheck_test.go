@@ -9,7 +9,6 @@ package selfcheck
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -69,21 +68,15 @@ func mock(t *testing.T, name string) target.Config {
 		fixtures = map[string]fixture{}
 		for _, run := range selfRuns {
 			info, _ := rules.Info(run.profile)
-			mcfg, err := mockserver.LoadConfig(info.Name, "")
+			m, err := mockserver.StartLocal(info.Name, mockserver.WithQuirksFromHeader())
 			if err != nil {
 				setupErr = err
 				return
 			}
+			closers = append(closers, m.Close)
 			env := map[string]string{"PROFILE": string(info.Name)}
-			srv, err := mockserver.New(mcfg, mockserver.WithQuirksFromHeader())
-			if err != nil {
-				setupErr = err
-				return
-			}
-			hs := httptest.NewServer(srv)
-			closers = append(closers, hs.Close, srv.Close)
-			env["TARGET"] = hs.URL + "/oauth/token"
-			env["AUTHORIZE_URL"] = hs.URL + "/oauth/authorize"
+			env["TARGET"] = m.Base + mockserver.PathToken
+			env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
 			cfg, err := plan.Resolve(func(k string) string { return env[k] })
 			if err != nil {
