@@ -62,7 +62,8 @@ suite: ## the Ginkgo suite (go tool ginkgo ./specs) for every profile against th
 	  grep -q '"verdict": "pass"' $(OUT_DIR)/suite/$$p/conformance/report.json || { echo "suite $$p: verdict is not pass"; exit 1; }; done
 
 e2e: ## make conformance as a user runs it: mock started by hand with CODE_CMD, faults, bad config, hostile targets
-	$(GO) test -count=1 -timeout 20m ./specs/e2e
+	@echo "e2e: the gate as a user runs it (about two minutes); one line per finished test"
+	$(GO) test -count=1 -timeout 20m -v ./specs/e2e 2>&1 | grep --line-buffered -E '^(--- |ok|FAIL|panic)|_test\.go:'
 
 fuzz: ## a short fuzz pass of the mock's token handler and the suite's response parsing
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenHandler$$' -fuzztime $(FUZZTIME) ./mockserver

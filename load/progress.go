@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -98,4 +100,53 @@ func fmtMS(v float64) string {
 		return fmt.Sprintf("%.0fms", v)
 	}
 	return fmt.Sprintf("%.2fms", v)
+}
+
+// mintProgress prints, once a second while a token pool is minted, how many
+// tokens are ready, the minting rate and the time left: against a real
+// server each token walks a login and consent, and thousands of them take
+// minutes that must not pass in silence.
+type mintProgress struct {
+	done  atomic.Int64
+	stop  chan struct{}
+	ended sync.WaitGroup
+}
+
+// startMintProgress starts reporting on w (nil: silent) for total tokens.
+func startMintProgress(w io.Writer, what string, total int) *mintProgress {
+	m := &mintProgress{stop: make(chan struct{})}
+	if w == nil || total == 0 {
+		return m
+	}
+	start := time.Now()
+	m.ended.Add(1)
+	go func() {
+		defer m.ended.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+				n := m.done.Load()
+				rate := float64(n) / time.Since(start).Seconds()
+				left := "unknown"
+				if rate > 0 {
+					left = (time.Duration(float64(int64(total)-n)/rate) * time.Second).Round(time.Second).String()
+				}
+				fmt.Fprintf(w, "load: minting %s: %d/%d ready (%.0f/s, %s left)\n", what, n, total, rate, left)
+			}
+		}
+	}()
+	return m
+}
+
+// add counts one minted token.
+func (m *mintProgress) add() { m.done.Add(1) }
+
+// end stops the reports.
+func (m *mintProgress) end() {
+	close(m.stop)
+	m.ended.Wait()
 }

@@ -170,13 +170,25 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	if mintWorkers <= 0 {
 		mintWorkers = 8
 	}
-	newCode := func(ctx context.Context, _ int) (Code, error) { return freshCode(ctx, cfg.Codes, cfg.CodeRequest) }
+	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots)
+	defer mp.end()
+	newCode := func(ctx context.Context, _ int) (Code, error) {
+		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
+		if err == nil {
+			mp.add()
+		}
+		return c, err
+	}
 	mintToken := func(ctx context.Context, i int) (string, error) {
-		c, err := newCode(ctx, i)
+		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
 		if err != nil {
 			return "", err
 		}
-		return mintRefresh(ctx, client, req, c)
+		rt, err := mintRefresh(ctx, client, req, c)
+		if err == nil {
+			mp.add()
+		}
+		return rt, err
 	}
 	switch cfg.Profile.Workload {
 	case Race:
