@@ -1,7 +1,6 @@
 package gate_test
 
 import (
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,17 +25,11 @@ func BenchmarkConformanceProcess(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	mcfg, err := mockserver.LoadConfig(rules.RFC6749, "")
+	m, err := mockserver.StartLocal(rules.RFC6749)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := mockserver.New(mcfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
+	defer m.Close()
 	target, err := os.ReadFile("../../fixtures/targets/mock-rfc6749.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -49,8 +42,8 @@ func BenchmarkConformanceProcess(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		out := b.TempDir()
-		cmd := exec.Command(bin, "conformance", "--config", cfgFile, "--target", hs.URL+"/oauth/token",
-			"--authorize-url", hs.URL+"/oauth/authorize", "--report-dir", out)
+		cmd := exec.Command(bin, "conformance", "--config", cfgFile, "--target", m.Base+"/oauth/token",
+			"--authorize-url", m.Base+"/oauth/authorize", "--report-dir", out)
 		start := time.Now()
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("%v\n%s", err, msg)

@@ -2,7 +2,6 @@ package mockcontainer
 
 import (
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,24 +27,18 @@ func TestHarnessImageChecksAMockStartedByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mcfg, err := mockserver.LoadConfig(rules.RFC6749, "")
+	m, err := mockserver.StartLocal(rules.RFC6749)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := mockserver.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
+	defer m.Close()
 	out := t.TempDir()
 	if err := os.Chmod(out, 0o777); err != nil { // the image's user is not this one
 		t.Fatal(err)
 	}
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{Started: true, ContainerRequest: testcontainers.ContainerRequest{
 		Image: img,
-		Cmd: []string{"conformance", "--target", hs.URL + "/oauth/token", "--authorize-url", hs.URL + "/oauth/authorize",
+		Cmd: []string{"conformance", "--target", m.Base + "/oauth/token", "--authorize-url", m.Base + "/oauth/authorize",
 			"--client-id", "tokenharness-1", "--client-auth", "client_secret_basic",
 			"--redirect-uri", "http://127.0.0.1:8080/callback", "--scope", "read"},
 		Env:    map[string]string{"CLIENT_SECRET": "th-secret-one-5f2c9a1e"},
