@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"tokenharness/internal/rules"
 	"tokenharness/internal/plan"
+	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
 	"tokenharness/load"
 	"tokenharness/load/shard"
