@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,4 +214,83 @@ func TestRaceLastByteSynchronised(t *testing.T) {
 			t.Errorf("racer %d: class %q (%s), response %+v; want its own body echoed", i, x.Class, x.Err, x.Response)
 		}
 	}
+}
+
+// releaseGoroutines is the alternative to release that BenchmarkRaceRelease
+// measures: one goroutine per racer, parked on a shared channel, each
+// writing its last byte when the channel closes.
+func releaseGoroutines(racers []*racer) int {
+	gate := make(chan struct{})
+	var ready, done sync.WaitGroup
+	for _, r := range racers {
+		ready.Add(1)
+		done.Go(func() {
+			ready.Done()
+			<-gate
+			_, r.err = r.conn.Write(r.wire[len(r.wire)-1:])
+			r.released = time.Now()
+		})
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return len(racers)
+}
+
+// BenchmarkRaceRelease compares the spread (first to last last-byte write)
+// of the two ways to release 16 racers; release uses the smaller.
+func BenchmarkRaceRelease(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	c := mustNew(b)
+	for _, way := range []struct {
+		name    string
+		release func([]*racer) int
+	}{{"loop", release}, {"goroutines", releaseGoroutines}} {
+		b.Run(way.name, func(b *testing.B) {
+			var spreads []time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				ctx := context.Background()
+				racers := make([]*racer, 16)
+				for i, req := range raceRequests(srv.URL, len(racers)) {
+					racers[i] = c.newRacer(ctx, req)
+					racers[i].open(ctx, c.tls)
+					if racers[i].err != nil {
+						b.Fatal(racers[i].err)
+					}
+				}
+				time.Sleep(settle)
+				b.StartTimer()
+				way.release(racers)
+				b.StopTimer()
+				first, last := racers[0].released, racers[0].released
+				for _, r := range racers {
+					first, last = minTime(first, r.released), maxTime(last, r.released)
+					r.close()
+				}
+				spreads = append(spreads, last.Sub(first))
+				b.StartTimer()
+			}
+			slices.Sort(spreads)
+			b.ReportMetric(float64(spreads[len(spreads)/2].Microseconds()), "p50-spread-µs")
+			b.ReportMetric(float64(spreads[len(spreads)*9/10].Microseconds()), "p90-spread-µs")
+		})
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
