@@ -125,8 +125,10 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 
 // release writes every ready racer's last byte, one after the other from
 // one goroutine. A loop of one-byte writes spreads the arrivals less than
-// goroutines woken together: waking them costs the scheduler more than a
-// write costs (BenchmarkRaceRelease in race_test.go measures both).
+// goroutines parked on a shared channel and woken together: waking them
+// costs the scheduler more than a write costs. BenchmarkRaceRelease in
+// race_test.go measures both; on a loaded 2-core VM the loop's median
+// spread for 16 racers was 168µs against the goroutines' 469µs.
 func release(racers []*racer) int {
 	n := 0
 	for _, r := range racers {

@@ -23,8 +23,8 @@ const (
 	// DefaultRaceAttempts and DefaultRaceBudget bound each race rule: at
 	// most this many races with fresh grants, none started after this long.
 	// BenchmarkRaceDetection (specs/selfcheck) measures what they catch.
-	DefaultRaceAttempts = 50
-	DefaultRaceBudget   = 20 * time.Second
+	DefaultRaceAttempts = 100
+	DefaultRaceBudget   = 10 * time.Second
 )
 
 // EnvConfig names the YAML file FromEnv loads before applying the other
