@@ -225,7 +225,10 @@ func (r *racer) open(ctx context.Context, base *tls.Config) {
 		return
 	}
 	if r.https {
-		cfg := base.Clone()
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if base != nil {
+			cfg = base.Clone()
+		}
 		if cfg.ServerName == "" {
 			cfg.ServerName = r.host
 		}

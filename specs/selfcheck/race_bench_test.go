@@ -1,12 +1,18 @@
 package selfcheck
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +36,10 @@ var raceBenchStart = sync.OnceValue(time.Now)
 // the share of runs (one run is the rule with its default budget against
 // the in-process mock with the rule's fault on) that report the violation.
 // Run it with -benchtime 100x (make bench does) for 100 runs per line.
+//
+// In process the mock shares the Go scheduler with the racer, as no real
+// server does; RACE_BENCH_MOCK=process runs it as its own process
+// (cmd/mockserver) instead, for comparison.
 func BenchmarkRaceDetection(b *testing.B) {
 	for _, w := range raceWindows {
 		for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
@@ -41,20 +51,24 @@ func BenchmarkRaceDetection(b *testing.B) {
 }
 
 func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
-	mcfg, err := mockserver.LoadConfig(rules.OAuth21, "")
-	if err != nil {
-		b.Fatal(err)
+	base := mockProcess(b, rule, window)
+	if base == "" {
+		mcfg, err := mockserver.LoadConfig(rules.OAuth21, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		mcfg.RaceWindow = new(window)
+		srv, err := mockserver.New(mcfg, mockserver.WithQuirks(rule.ID))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		base = hs.URL
 	}
-	mcfg.RaceWindow = new(window)
-	srv, err := mockserver.New(mcfg, mockserver.WithQuirks(rule.ID))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
 	env := map[string]string{
-		"TARGET": hs.URL + "/oauth/token", "AUTHORIZE_URL": hs.URL + "/oauth/authorize",
+		"TARGET": base + "/oauth/token", "AUTHORIZE_URL": base + "/oauth/authorize",
 		"CONFIG": "../../fixtures/targets/mock-oauth21.yaml",
 	}
 	cfg, err := plan.Resolve(func(k string) string { return env[k] })
@@ -113,6 +127,38 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 	b.ReportMetric(float64(took.Milliseconds())/float64(runs), "ms/run")
 	fmt.Printf("race detection %-28s window %-5v: caught %5.1f%% of %d runs (attempts to catch %s), %v/run, spread p50 %v p90 %v\n",
 		rule.ID, window, share, runs, perCatch, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90))
+}
+
+// mockProcess starts cmd/mockserver with the rule's fault and window when
+// RACE_BENCH_MOCK=process, and returns its base URL; "" otherwise.
+func mockProcess(b *testing.B, rule rules.Rule, window time.Duration) string {
+	if os.Getenv("RACE_BENCH_MOCK") != "process" {
+		return ""
+	}
+	bin := filepath.Join(b.TempDir(), "mockserver")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/mockserver").CombinedOutput(); err != nil {
+		b.Fatalf("building the mock: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-profile", string(rules.OAuth21), "-log-level", "error",
+		"-quirks", string(rule.ID), "-race-window", window.String())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	_, url, ok := strings.Cut(strings.TrimSpace(line), " listening on ")
+	if err != nil || !ok {
+		b.Fatalf("the mock printed %q (%v), want its listening line", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return url
 }
 
 // noteSpreads reads the arrival spreads from a race rule's note lines
