@@ -77,7 +77,7 @@ load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) agai
 
 bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, race detection
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
-	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 15m ./specs/selfcheck
+	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck
 
 merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
 	@$(BIN) merge -out $(OUT) $(SHARDS)

@@ -79,6 +79,15 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 		wg.Go(func() { r.open(ctx, c.tls) })
 	}
 	wg.Wait()
+	// The readers wait for their responses before the release, so that
+	// after it the racer needs no CPU the server could use: an in-process
+	// or same-host server has the cores to itself at the moment that counts.
+	var readers sync.WaitGroup
+	for _, r := range racers {
+		if r.err == nil {
+			readers.Go(func() { c.read(r) })
+		}
+	}
 	if ctx.Err() == nil {
 		t := time.NewTimer(settle)
 		select {
@@ -106,14 +115,12 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 	if res.Released > 1 {
 		res.Spread = last.Sub(first)
 	}
-	for _, r := range racers {
-		if r.err == nil {
-			wg.Go(func() { c.read(ctx, r) })
-		}
-	}
-	wg.Wait()
+	readers.Wait()
 	res.Exchanges = make([]*oauth.Exchange, len(racers))
 	for i, r := range racers {
+		if r.err == nil {
+			r.err, r.class = r.readErr, r.readClass
+		}
 		if r.err != nil {
 			c.failRacer(ctx, r)
 		}
@@ -138,7 +145,9 @@ func release(racers []*racer) int {
 		_, err := r.conn.Write(r.wire[len(r.wire)-1:])
 		r.released = time.Now()
 		if err != nil {
+			// Its reader is waiting: closing the connection ends it.
 			r.err, r.released = err, time.Time{}
+			r.close()
 			continue
 		}
 		n++
@@ -157,9 +166,13 @@ type racer struct {
 	mu       sync.Mutex
 	conn     net.Conn
 	closed   bool
-	err      error     // the first failure; classed at the end
+	err      error     // a failure before the response; classed at the end
 	class    *Failure  // set when err is already classed
 	released time.Time // when the last byte's write returned
+	// readErr and readClass are the reader's failure, kept apart from err:
+	// the reader runs while release may still set err.
+	readErr   error
+	readClass *Failure
 }
 
 // newRacer renders req to bytes; a request that cannot be built fails
@@ -272,10 +285,10 @@ func (r *racer) close() {
 }
 
 // read reads the response to r's request, as Do does after sending.
-func (c *Client) read(ctx context.Context, r *racer) {
+func (c *Client) read(r *racer) {
 	resp, err := http.ReadResponse(bufio.NewReader(r.conn), r.req)
 	if err != nil {
-		r.err = err
+		r.readErr = err
 		return
 	}
 	defer resp.Body.Close()
@@ -285,13 +298,13 @@ func (c *Client) read(ctx context.Context, r *racer) {
 	x.Response.Body = b
 	switch {
 	case err != nil:
-		r.err = err
+		r.readErr = err
 	case int64(len(b)) > c.maxBody:
 		x.Response.Body = b[:c.maxBody]
 		x.Response.Truncated = true
-		r.err, r.class = fmt.Errorf("more than %d bytes", c.maxBody), ErrBodyTooLarge
+		r.readErr, r.readClass = fmt.Errorf("more than %d bytes", c.maxBody), ErrBodyTooLarge
 	case isRedirect(resp):
-		r.err, r.class = fmt.Errorf("status %d to %s: point TARGET at the URL that answers",
+		r.readErr, r.readClass = fmt.Errorf("status %d to %s: point TARGET at the URL that answers",
 			resp.StatusCode, redact.String(resp.Header.Get("Location"))), ErrRedirect
 	}
 }
