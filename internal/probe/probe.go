@@ -5,6 +5,8 @@
 // way an exchange can fail has a named class (timeout, conn_cut, refused,
 // tls, dns, body_too_large, redirect, …) that reports show. A Client is
 // safe for concurrent use and tuned for it, so the load side shares it.
+// Client.Race sends several requests last-byte synchronised, for the rules
+// that race requests for one code or token.
 package probe
 
 import (

@@ -42,9 +42,9 @@ const settle = 2 * time.Millisecond
 // (TCP, then TLS for https with the Client's CA and verification
 // settings), writes each request but its last byte, waits for the server
 // to take the prefixes in, then writes every last byte in one loop, and
-// reads each response. A racing check-then-act window on the server is
-// then hit by requests that became complete microseconds apart, not by
-// goroutines a scheduler released at its own pace.
+// reads each response. The requests then become complete at the server
+// one write apart (Spread measures it), not whenever a scheduler gets
+// round to goroutines each sending a whole request.
 //
 // The whole race is bounded by the Client's timeout, bodies by its cap,
 // and failures are classed as Do classes them. Race connects directly: a
