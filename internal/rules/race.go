@@ -65,6 +65,7 @@ func raceRepeatedly(ctx context.Context, e Env, what string, setup raceSetup) Ou
 		}
 		failedRow = 0
 		res := e.Race(ctx, rs...)
+		spread := res.Spread.Round(time.Microsecond)
 		won, answered := 0, 0
 		for _, x := range res.Exchanges {
 			// A win or a refusal is the server deciding; a 5xx or a
@@ -80,14 +81,14 @@ func raceRepeatedly(ctx context.Context, e Env, what string, setup raceSetup) Ou
 		if sx != nil {
 			evidence = append([]*oauth.Exchange{sx}, evidence...)
 		}
-		line := fmt.Sprintf("attempt %d/%d: %d of %d won, spread %v", i, attempts, won, len(rs), res.Spread)
+		line := fmt.Sprintf("attempt %d/%d: %d of %d won, spread %v", i, attempts, won, len(rs), spread)
 		if answered < len(rs) {
 			line += fmt.Sprintf(", %d undecided (5xx or no answer)", len(rs)-answered)
 		}
 		lines = append(lines, line)
 		if won > 1 {
 			o := Violated(nil, "attempt %d/%d: %d of %d simultaneous %s succeeded (arrival spread %v); at most one may",
-				i, attempts, won, len(rs), what, res.Spread)
+				i, attempts, won, len(rs), what, spread)
 			o.Note, o.Evidence = note(), evidence
 			return o
 		}
