@@ -16,7 +16,7 @@ BIN     := bin/tokenharness
 # Run configuration read by internal/target (and the load side).
 export LABELS PROCS SUITE_TIMEOUT TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CLIENT2_ID CLIENT2_SECRET \
        REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE \
-       QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE \
+       RACE_ATTEMPTS RACE_BUDGET RACE_WINDOW QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE \
        EVERY START_RATE GROUP_SIZE RACE_POLICY SPIKE_RATE SPIKE_AT SPIKE_FOR CODE_EVERY THRESHOLDS MAX_LAG \
        P50_PCT P99_PCT THROUGHPUT_PCT SUCCESS_RATIO_PTS ERROR_RATE_PTS
 # testcontainers-go offline: no reaper (it would be pulled), no credential helpers.
@@ -29,8 +29,8 @@ help: ## list the targets and what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 	@echo; echo "variables: TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET CLIENT_AUTH CLIENT2_ID CLIENT2_SECRET"
 	@echo "           REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE"
-	@echo "           QUIRKS MOCK LABELS PROCS  |  load: LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD"
-	@echo "           compare: BASELINE CURRENT  |  mock: ADDR PROFILE QUIRKS    (README.md explains each)"
+	@echo "           RACE_ATTEMPTS RACE_BUDGET QUIRKS MOCK LABELS PROCS  |  load: LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD"
+	@echo "           compare: BASELINE CURRENT  |  mock: ADDR PROFILE QUIRKS RACE_WINDOW    (README.md explains each)"
 
 $(BIN):
 	@$(GO) build -o $(BIN) ./cmd/tokenharness
@@ -95,9 +95,10 @@ deps: ## under CI, install what the tests need (chromium for the HTML report che
 load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) against TARGET (default: the bundled mock)
 	@$(BIN) load
 
-bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, the gate's whole-process time
+bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, race detection, the gate's whole-process time
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
 	$(GO) test -run '^$$' -bench BenchmarkConformanceProcess -benchtime 10x ./internal/gate
+	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck
 
 merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
 	@$(BIN) merge -out $(OUT) $(SHARDS)

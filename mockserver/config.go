@@ -41,6 +41,12 @@ type Config struct {
 	// Subject is the resource owner the auto-approving authorize endpoint
 	// grants for, and the sub claim of JWT access tokens.
 	Subject string `yaml:"subject"`
+	// RaceWindow is the check-then-act window of the race quirks
+	// (RFC6749-4.1.2-CODE-RACE, RFC9700-4.14.2-REFRESH-RACE): how long a
+	// checked code or refresh token stays unmarked with its lock released.
+	// Windows under a millisecond are busy-waited, so they are as short as
+	// they say; 0 is a bare unlock-and-relock. Nil means DefaultRaceWindow.
+	RaceWindow *time.Duration `yaml:"race_window"`
 }
 
 // Client is one registered client.
@@ -131,6 +137,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
+	if cfg.RaceWindow == nil {
+		cfg.RaceWindow = new(DefaultRaceWindow)
+	}
 	cs := make([]Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {
 		if len(c.AuthMethods) == 0 {
@@ -158,6 +167,9 @@ func (cfg Config) Validate() error {
 		if d < 0 {
 			return fmt.Errorf("%s %s is negative: use a duration such as 60s, or 0 for the default", name, d)
 		}
+	}
+	if cfg.RaceWindow != nil && *cfg.RaceWindow < 0 {
+		return fmt.Errorf("race_window %s is negative: use a duration such as 5us, or 0 for a bare unlock-and-relock", *cfg.RaceWindow)
 	}
 	if len(cfg.Clients) == 0 {
 		return errors.New("no clients: list at least one under clients:")

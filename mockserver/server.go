@@ -45,9 +45,30 @@ const (
 // MaxBodyBytes bounds a token request body; a larger one gets 413.
 const MaxBodyBytes = 64 << 10
 
-// raceWindow is how long the race quirks hold a checked code or token
-// before marking it, so concurrent requests all pass the check.
-const raceWindow = 25 * time.Millisecond
+// DefaultRaceWindow is how long the race quirks hold a checked code or
+// token before marking it, so concurrent requests all pass the check, when
+// Config.RaceWindow is unset: wide enough for any racer to hit.
+const DefaultRaceWindow = 25 * time.Millisecond
+
+// spinBelow is the window under which hold busy-waits instead of sleeping:
+// a timer sleep lasts tens of microseconds or more whatever it is asked
+// for, so only a spin gives a microsecond window that is what it says.
+const spinBelow = time.Millisecond
+
+// hold keeps the check-then-act window of a race quirk open for d, on the
+// CPU the way a server computing between its check and its write would.
+// Zero returns at once: the window is then a bare unlock-and-relock.
+func hold(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if d >= spinBelow {
+		time.Sleep(d)
+		return
+	}
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
 
 // Server is the mock token server, an http.Handler. Close stops its janitor.
 type Server struct {
@@ -61,10 +82,12 @@ type Server struct {
 	global       quirkSet
 	fromHeader   bool
 	now          func() time.Time
-	sleep        func(time.Duration)
-	log          *slog.Logger
-	red          *redact.Redactor
-	store        *store
+	// sleep holds a race quirk's window open (hold; tests swap in a barrier).
+	sleep      func(time.Duration)
+	raceWindow time.Duration
+	log        *slog.Logger
+	red        *redact.Redactor
+	store      *store
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -133,7 +156,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: cfg, beh: beh, clients: map[string]*Client{},
 		faults: loadFaults(), global: quirkSet(nil).with(o.quirks), fromHeader: o.fromHeader,
-		now: o.now, sleep: time.Sleep, log: o.log, red: &redact.Redactor{}, store: newStore(),
+		now: o.now, sleep: hold, raceWindow: *cfg.RaceWindow, log: o.log, red: &redact.Redactor{}, store: newStore(),
 		stop: make(chan struct{}),
 	}
 	for i := range cfg.Clients {

@@ -269,7 +269,7 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 		// marking lets every request that arrives meanwhile pass the same
 		// check, so they all win.
 		cg.mu.Unlock()
-		s.sleep(raceWindow)
+		s.sleep(s.raceWindow)
 		cg.mu.Lock()
 	}
 	cg.used = true
@@ -463,7 +463,7 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 			// under the family lock; releasing it before rotating lets
 			// concurrent refreshes of the same token all rotate it.
 			fam.mu.Unlock()
-			s.sleep(raceWindow)
+			s.sleep(s.raceWindow)
 			fam.mu.Lock()
 		}
 		next = randomToken()

@@ -47,6 +47,7 @@ type settings struct {
 	addr, profile, fixtures, quirks, apiKey, logLevel string
 	quirksFromHeader                                  bool
 	codeTTL, accessTTL, refreshTTL, rotationGrace     optDuration
+	raceWindow                                        optDuration
 }
 
 // optDuration is a duration flag that remembers whether it was given, so
@@ -109,6 +110,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (se
 		{"access-ttl", "ACCESS_TTL", "access token lifetime (expires_in)", &s.accessTTL},
 		{"refresh-ttl", "REFRESH_TTL", "refresh token lifetime", &s.refreshTTL},
 		{"rotation-grace", "ROTATION_GRACE", "how long a rotated-out refresh token is still accepted", &s.rotationGrace},
+		{"race-window", "RACE_WINDOW", "check-then-act window of the race quirks, e.g. 1us; 0 is a bare unlock-and-relock", &s.raceWindow},
 	}
 	for _, d := range durations {
 		fs.Var(d.v, d.name, d.doc+"; default from the fixtures (env "+d.env+")")
@@ -170,6 +172,9 @@ func config(s settings, log *slog.Logger) (mockserver.Config, []mockserver.Optio
 		if o.v.set {
 			*o.dst = o.v.d
 		}
+	}
+	if s.raceWindow.set {
+		cfg.RaceWindow = new(s.raceWindow.d)
 	}
 	if s.apiKey != "" {
 		cfg.APIKey = s.apiKey

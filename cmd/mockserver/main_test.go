@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -74,9 +75,41 @@ func TestHelpDocumentsEnv(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, noEnv, io.Discard, &stderr); code != 0 {
 		t.Errorf("-h: exit %d", code)
 	}
-	for _, name := range []string{"ADDR", "PROFILE", "FIXTURES", "QUIRKS", "QUIRKS_FROM_HEADER", "API_KEY", "LOG_LEVEL", "CODE_TTL", "ACCESS_TTL", "REFRESH_TTL", "ROTATION_GRACE"} {
+	for _, name := range []string{"ADDR", "PROFILE", "FIXTURES", "QUIRKS", "QUIRKS_FROM_HEADER", "API_KEY", "LOG_LEVEL", "CODE_TTL", "ACCESS_TTL", "REFRESH_TTL", "ROTATION_GRACE", "RACE_WINDOW"} {
 		if !strings.Contains(stderr.String(), "env "+name) {
 			t.Errorf("-h does not document env %s", name)
+		}
+	}
+}
+
+// The race quirks' window comes from -race-window, then RACE_WINDOW; 0 is
+// kept (a bare unlock-and-relock), unset leaves the default to the server.
+func TestRaceWindowFlag(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{nil, noEnv, "<nil>"},
+		{[]string{"-race-window", "0"}, noEnv, "0s"},
+		{nil, envOf("RACE_WINDOW", "1us"), "1µs"},
+		{[]string{"-race-window", "5us"}, envOf("RACE_WINDOW", "1us"), "5µs"},
+	} {
+		s, err := parseFlags(tt.args, tt.env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := config(s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if cfg.RaceWindow != nil {
+			got = cfg.RaceWindow.String()
+		}
+		if got != tt.want {
+			t.Errorf("%v: race window %s, want %s", tt.args, got, tt.want)
 		}
 	}
 }

@@ -54,7 +54,8 @@ type Verdict struct {
 	Check     string `json:"check,omitempty"`
 	Class     string `json:"class,omitempty"`
 	Note      string `json:"note,omitempty"`
-	// Evidence is every exchange the rule made, redacted.
+	// Evidence is every exchange the rule made, redacted; for rules that
+	// repeat (races), the deciding attempt's, the others summed up in Note.
 	Evidence []oauth.Exchange `json:"evidence,omitempty"`
 	Duration time.Duration    `json:"duration_ns"`
 }
@@ -190,11 +191,17 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 			return v
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, ruleTimeout)
+	timeout := ruleTimeout
+	if rule.Race {
+		// A race rule starts attempts until its budget is spent; the last
+		// one still needs its ordinary bound.
+		timeout += r.cfg.RaceBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	e := &env{r: r}
 	o := rule.Run(ctx, e)
-	v.Evidence = e.evidence(r.red)
+	v.Evidence = e.evidence(r.red, o.Evidence)
 	v.Note = r.red.String(o.Note)
 	if o.Skip != "" {
 		v.Status, v.Reason = StatusSkipped, o.Skip

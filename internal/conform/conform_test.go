@@ -151,7 +151,7 @@ func TestEvidenceIsRedactedAndBounded(t *testing.T) {
 		Response: &oauth.Response{Status: 200, Body: []byte(`{"access_token":"tok-0123456789","pad":"` + huge + `"}`)}}
 	e.learn(x)
 	e.trail = append(e.trail, x, &oauth.Exchange{Err: "echo tok-0123456789"})
-	ev := e.evidence(red)
+	ev := e.evidence(red, nil)
 	all := ev[0].Request.Body + string(ev[0].Response.Body) + ev[1].Err
 	for _, secret := range []string{"s3cret-client-1", "abcdef123456", "tok-0123456789"} {
 		if strings.Contains(all, secret) {

@@ -93,34 +93,24 @@ func (e *env) Do(ctx context.Context, r rules.Request) *oauth.Exchange {
 	return x
 }
 
-func (e *env) Race(ctx context.Context, rs ...rules.Request) []*oauth.Exchange {
-	out := make([]*oauth.Exchange, len(rs))
+func (e *env) Race(ctx context.Context, rs ...rules.Request) rules.RaceResult {
 	reqs := make([]oauth.Request, len(rs))
 	for i, r := range rs {
 		reqs[i] = e.build(r)
 	}
-	// Build everything first and release all senders at once, so the
-	// requests reach the server as close together as the client allows.
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			out[i] = e.r.client.Do(ctx, reqs[i])
-			out[i].Step = rs[i].Step
-		}()
-	}
-	close(start)
-	wg.Wait()
+	res := e.r.client.Race(ctx, reqs)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, x := range out {
+	for i, x := range res.Exchanges {
+		x.Step = rs[i].Step
 		e.learn(x)
 		e.trail = append(e.trail, x)
 	}
-	return out
+	return rules.RaceResult{Exchanges: res.Exchanges, Spread: res.Spread}
+}
+
+func (e *env) RaceBudget() rules.RaceBudget {
+	return rules.RaceBudget{Attempts: e.r.cfg.RaceAttempts, Time: e.r.cfg.RaceBudget}
 }
 
 // learn registers the secrets a response carries, so they are masked by
@@ -234,12 +224,17 @@ func applyAuth(m oauth.AuthMethod, id, secret string, form url.Values, h http.He
 	}
 }
 
-// evidence returns the trail redacted, with huge bodies shortened.
-func (e *env) evidence(red *redact.Redactor) []oauth.Exchange {
+// evidence returns the trail, or the rule's chosen exchanges when it chose
+// (o.Evidence), redacted, with huge bodies shortened.
+func (e *env) evidence(red *redact.Redactor, chosen []*oauth.Exchange) []oauth.Exchange {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]oauth.Exchange, len(e.trail))
-	for i, x := range e.trail {
+	trail := e.trail
+	if chosen != nil {
+		trail = chosen
+	}
+	out := make([]oauth.Exchange, len(trail))
+	for i, x := range trail {
 		c := *x
 		c.Request.URL = red.String(c.Request.URL)
 		c.Request.Header = red.Header(c.Request.Header)

@@ -5,6 +5,8 @@
 // way an exchange can fail has a named class (timeout, conn_cut, refused,
 // tls, dns, body_too_large, redirect, …) that reports show. A Client is
 // safe for concurrent use and tuned for it, so the load side shares it.
+// Client.Race sends several requests last-byte synchronised, for the rules
+// that race requests for one code or token.
 package probe
 
 import (
@@ -40,6 +42,11 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	maxBody int64
+	// tls is what Race's own connections use: the transport's settings.
+	tls *tls.Config
+	// beforeRelease, when set (by tests), runs in Race after every prefix
+	// is written and before any last byte is.
+	beforeRelease func()
 }
 
 type options struct {
@@ -113,23 +120,28 @@ func New(opts ...Option) (*Client, error) {
 		}
 	}
 	var hc http.Client
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.client != nil {
 		if o.caFile != "" || o.insecure {
 			return nil, errors.New("probe: WithCAFile and WithInsecureSkipVerify configure the probe's own transport: " +
 				"do not combine them with WithHTTPClient, configure that client's transport instead")
 		}
 		hc = *o.client
+		if tr, ok := hc.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
+			tlsCfg = tr.TLSClientConfig.Clone()
+		}
 	} else {
 		tr, err := transport(o)
 		if err != nil {
 			return nil, err
 		}
 		hc.Transport = tr
+		tlsCfg = tr.TLSClientConfig.Clone()
 	}
 	// A token endpoint answers directly. Recording the 3xx instead of
 	// following it also means a redirect loop can never hang a run.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{http: &hc, timeout: o.timeout, maxBody: o.maxBody}, nil
+	return &Client{http: &hc, timeout: o.timeout, maxBody: o.maxBody, tls: tlsCfg}, nil
 }
 
 // transport is tuned for many concurrent exchanges with one host: the load

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"tokenharness/internal/oauth"
 )
@@ -25,8 +26,27 @@ type Env interface {
 	Code(ctx context.Context, o CodeOptions) (*Grant, error)
 	// Do sends one token request, applying client authentication as r asks.
 	Do(ctx context.Context, r Request) *oauth.Exchange
-	// Race sends all requests as simultaneously as it can.
-	Race(ctx context.Context, rs ...Request) []*oauth.Exchange
+	// Race sends all requests so that they reach the target together
+	// (last-byte synchronised) and reports each exchange, in order, and how
+	// far apart the requests were completed.
+	Race(ctx context.Context, rs ...Request) RaceResult
+	// RaceBudget is how hard a race rule may try (RACE_ATTEMPTS, RACE_BUDGET).
+	RaceBudget() RaceBudget
+}
+
+// RaceResult is what one Env.Race observed.
+type RaceResult struct {
+	Exchanges []*oauth.Exchange
+	// Spread is the time from the first to the last request being completed
+	// (its last byte written); zero when fewer than two were.
+	Spread time.Duration
+}
+
+// RaceBudget bounds a race rule: it races with fresh grants at most
+// Attempts times, and starts no attempt once Time has passed.
+type RaceBudget struct {
+	Attempts int
+	Time     time.Duration
 }
 
 // Client selects whose credentials a request carries.

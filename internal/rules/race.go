@@ -3,32 +3,130 @@ package rules
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"tokenharness/internal/oauth"
 )
 
-// Concurrent redemption: two requests racing for one code or one refresh
-// token. At most one may win; a check-then-set without a lock lets both.
+// Concurrent redemption: many requests racing for one code or one refresh
+// token. At most one may win; a check-then-act without a lock lets several.
+//
+// Such a window can be a microsecond wide, and whether one race hits it is
+// luck, so a rule races again with a fresh grant until one race has two
+// winners or the run's RaceBudget is spent. Env.Race releases the requests
+// last-byte synchronised; raceWidth of them per race give many pairs a
+// chance to meet in the window.
+const raceWidth = 16
 
-// raceWidth requests race, raceAttempts times with fresh grants: a
-// get-then-delete store loses a race only now and then, and two racers in
-// one try missed such a server in a cross-check; 3×8 caught it.
-const (
-	raceWidth    = 8
-	raceAttempts = 3
-)
+// raceSetup reaches a fresh starting state and builds the racing requests.
+// On failure it returns the exchange that stood in the way (may be nil).
+type raceSetup func(ctx context.Context) (rs []Request, setup *oauth.Exchange, err error)
 
-func judgeRace(xs []*oauth.Exchange, what string) Outcome {
-	won := 0
-	for _, x := range xs {
-		if Won(x) {
-			won++
+// maxSetupFailures ends the attempts early when setup failed this many
+// times in a row: a broken precondition does not mend by spending the budget.
+const maxSetupFailures = 3
+
+// raceRepeatedly races until a race has more than one winner (violated),
+// or the budget is spent: passed when some race completed, inconclusive
+// when none did. Evidence is the deciding attempt's exchanges (the
+// violating one, else the last), with one Note line per attempt.
+func raceRepeatedly(ctx context.Context, e Env, what string, setup raceSetup) Outcome {
+	b := e.RaceBudget()
+	attempts := max(b.Attempts, 1)
+	start := time.Now()
+	var (
+		lines                []string
+		evidence             []*oauth.Exchange
+		completed, failedRow int
+		lastSetup            Outcome
+	)
+	note := func() string { return strings.Join(lines, "\n") }
+	for i := 1; i <= attempts && ctx.Err() == nil; i++ {
+		if i > 1 && time.Since(start) >= b.Time {
+			lines = append(lines, fmt.Sprintf("race budget of %v spent after %d attempts", b.Time, i-1))
+			break
+		}
+		rs, sx, err := setup(ctx)
+		if err != nil {
+			lastSetup = SetupFailed(sx, err)
+			if lastSetup.Skip != "" {
+				return lastSetup
+			}
+			lines = append(lines, fmt.Sprintf("attempt %d/%d: %s", i, attempts, lastSetup.Inconclusive))
+			evidence = nil
+			if sx != nil {
+				evidence = []*oauth.Exchange{sx}
+			}
+			if failedRow++; failedRow >= maxSetupFailures && completed == 0 {
+				break
+			}
+			continue
+		}
+		failedRow = 0
+		res := e.Race(ctx, rs...)
+		spread := res.Spread.Round(time.Microsecond)
+		won, answered := 0, 0
+		for _, x := range res.Exchanges {
+			// A win or a refusal is the server deciding; a 5xx or a
+			// transport failure decides nothing.
+			if x.Response != nil && x.Response.Status < 500 {
+				answered++
+			}
+			if Won(x) {
+				won++
+			}
+		}
+		evidence = append([]*oauth.Exchange(nil), res.Exchanges...)
+		if sx != nil {
+			evidence = append([]*oauth.Exchange{sx}, evidence...)
+		}
+		line := fmt.Sprintf("attempt %d/%d: %d of %d won, spread %v", i, attempts, won, len(rs), spread)
+		if answered < len(rs) {
+			line += fmt.Sprintf(", %d undecided (5xx or no answer)", len(rs)-answered)
+		}
+		lines = append(lines, line)
+		if won > 1 {
+			o := Violated(nil, "attempt %d/%d: %d of %d simultaneous %s succeeded (arrival spread %v); at most one may",
+				i, attempts, won, len(rs), what, spread)
+			o.Note, o.Evidence = note(), evidence
+			return o
+		}
+		if answered > 0 {
+			completed++
 		}
 	}
-	if won > 1 {
-		return Violated(nil, "%d of %d simultaneous %s succeeded; at most one may", won, len(xs), what)
+	if completed == 0 {
+		judged := lastSetup.Judged
+		if judged == nil && len(evidence) > 0 {
+			judged = evidence[len(evidence)-1]
+		}
+		o := Inconclusive(judged, "no race could be completed: %s",
+			firstNonEmpty(lastSetup.Inconclusive, "no racer got a decision (2xx or 4xx) from the server"))
+		o.Note, o.Evidence = note(), evidence
+		return o
 	}
-	return Outcome{Note: fmt.Sprintf("%d of %d simultaneous %s succeeded", won, len(xs), what)}
+	return Outcome{Note: fmt.Sprintf("%d races, each of %d simultaneous %s, had at most one winner\n%s",
+		completed, raceWidth, what, note()), Evidence: evidence}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// racing builds raceWidth copies of r for step.
+func racing(r Request, step string) []Request {
+	rs := make([]Request, raceWidth)
+	for i := range rs {
+		rs[i] = r
+		rs[i].Step = step
+	}
+	return rs
 }
 
 var (
@@ -38,22 +136,13 @@ var (
 		Summary:  "of simultaneous redemptions of one code, at most one succeeds",
 		Profiles: Everywhere(), Needs: []Need{NeedCode}, Race: true,
 		Flow: func(ctx context.Context, e Env) Outcome {
-			var o Outcome
-			for range raceAttempts {
+			return raceRepeatedly(ctx, e, "redemptions of one code", func(ctx context.Context) ([]Request, *oauth.Exchange, error) {
 				g, err := e.Code(ctx, CodeOptions{})
 				if err != nil {
-					return SetupFailed(nil, err)
+					return nil, nil, err
 				}
-				rs := make([]Request, raceWidth)
-				for i := range rs {
-					rs[i] = Redeem(g)
-					rs[i].Step = "racing redemption"
-				}
-				if o = judgeRace(e.Race(ctx, rs...), "redemptions of one code"); o.Violation != nil {
-					return o
-				}
-			}
-			return o
+				return racing(Redeem(g), "racing redemption"), nil, nil
+			})
 		},
 	}
 	RefreshRace = Rule{
@@ -62,22 +151,16 @@ var (
 		Summary:  "of simultaneous refreshes with one rotating token, at most one succeeds",
 		Profiles: rotationProfiles, Needs: []Need{NeedCode}, Race: true,
 		Flow: func(ctx context.Context, e Env) Outcome {
-			var o Outcome
-			for range raceAttempts {
+			return raceRepeatedly(ctx, e, "refreshes of one token", func(ctx context.Context) ([]Request, *oauth.Exchange, error) {
 				_, x, rt, err := Tokens(ctx, e, CodeOptions{})
-				if err != nil || rt == "" {
-					return setupNoRefresh(x, err)
+				if err != nil {
+					return nil, x, err
 				}
-				rs := make([]Request, raceWidth)
-				for i := range rs {
-					rs[i] = Refresh(e, rt)
-					rs[i].Step = "racing refresh"
+				if rt == "" {
+					return nil, x, &Unavailable{Reason: "the code exchange issued no refresh_token, so refresh behaviour cannot be checked"}
 				}
-				if o = judgeRace(e.Race(ctx, rs...), "refreshes of one token"); o.Violation != nil {
-					return o
-				}
-			}
-			return o
+				return racing(Refresh(e, rt), "racing refresh"), x, nil
+			})
 		},
 	}
 )

@@ -194,6 +194,10 @@ type Outcome struct {
 	Skip string
 	// Note is extra evidence worth showing even when the rule held.
 	Note string
+	// Evidence, when set, is the exchanges the verdict shows instead of
+	// every exchange the rule made: a flow that repeats (races) keeps the
+	// attempt that decided and sums up the others in Note.
+	Evidence []*oauth.Exchange
 }
 
 // Judge returns an outcome that applies the rule's checks to x.

@@ -20,6 +20,11 @@ var ErrConfig = errors.New("config")
 const (
 	DefaultReportDir = "reports/out"
 	DefaultTimeout   = 10 * time.Second
+	// DefaultRaceAttempts and DefaultRaceBudget bound each race rule: at
+	// most this many races with fresh grants, none started after this long.
+	// BenchmarkRaceDetection (specs/selfcheck) measures what they catch.
+	DefaultRaceAttempts = 100
+	DefaultRaceBudget   = 10 * time.Second
 )
 
 // EnvConfig names the YAML file FromEnv loads before applying the other
@@ -60,6 +65,11 @@ type Config struct {
 	// Quirks are mock fault switches (rule IDs) requested per request
 	// through the Tokenharness-Quirk header.
 	Quirks []string `yaml:"quirks"`
+	// RaceAttempts and RaceBudget bound the race rules: they race again
+	// with fresh grants until two requests win one race, RaceAttempts races
+	// were run, or RaceBudget has passed.
+	RaceAttempts int           `yaml:"race_attempts"`
+	RaceBudget   time.Duration `yaml:"race_budget"`
 
 	// file is the CONFIG file the values came from; fromFile has bit i set
 	// when Keys[i] was set there and not overridden by the environment.
@@ -70,9 +80,10 @@ type Config struct {
 }
 
 // Default returns the configuration before any file or variable: report
-// directory reports/out and a 10 s timeout.
+// directory reports/out, a 10 s timeout and the default race budget.
 func Default() Config {
-	return Config{ReportDir: DefaultReportDir, Timeout: DefaultTimeout}
+	return Config{ReportDir: DefaultReportDir, Timeout: DefaultTimeout,
+		RaceAttempts: DefaultRaceAttempts, RaceBudget: DefaultRaceBudget}
 }
 
 // Key is one configuration setting: its YAML key and environment variable.
@@ -101,6 +112,8 @@ var Keys = []Key{
 	{"ca_file", "CA_FILE"},
 	{"insecure", "INSECURE"},
 	{"quirks", "QUIRKS"},
+	{"race_attempts", "RACE_ATTEMPTS"},
+	{"race_budget", "RACE_BUDGET"},
 }
 
 func keyIndex(yamlKey string) int {

@@ -89,6 +89,14 @@ func TestValidate(t *testing.T) {
 			`config: TIMEOUT "30" is not a duration: use e.g. TIMEOUT=10s`},
 		{"negative timeout", nil, map[string]string{"TIMEOUT": "-1s"},
 			`config: TIMEOUT -1s is not positive: use e.g. TIMEOUT=10s`},
+		{"bad race attempts", nil, map[string]string{"RACE_ATTEMPTS": "many"},
+			`config: RACE_ATTEMPTS "many" is not a whole number: use e.g. RACE_ATTEMPTS=100`},
+		{"zero race attempts", nil, map[string]string{"RACE_ATTEMPTS": "0"},
+			`config: RACE_ATTEMPTS 0 is not positive: use e.g. RACE_ATTEMPTS=100`},
+		{"bad race budget", nil, map[string]string{"RACE_BUDGET": "30"},
+			`config: RACE_BUDGET "30" is not a duration: use e.g. RACE_BUDGET=10s`},
+		{"negative race budget", nil, map[string]string{"RACE_BUDGET": "-1s"},
+			`config: RACE_BUDGET -1s is not positive: use e.g. RACE_BUDGET=10s`},
 		{"bad insecure", nil, map[string]string{"INSECURE": "maybe"},
 			`config: INSECURE "maybe" is not a boolean: use INSECURE=true or INSECURE=false`},
 		{"bad headers", nil, map[string]string{"HEADERS": "x-api-key: k1; secret-without-colon"},
@@ -184,6 +192,8 @@ timeout: 3s
 ca_file: /etc/ssl/ca.pem
 insecure: true
 quirks: [RFC6749-5.1-NO-STORE]
+race_attempts: 7
+race_budget: 4s
 `
 	c, err := Parse([]byte(full), "full.yaml")
 	if err != nil {
@@ -197,6 +207,7 @@ quirks: [RFC6749-5.1-NO-STORE]
 		Headers: map[string]string{"x-api-key": "k-123456"}, ReportDir: "out/x",
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
+		RaceAttempts: 7, RaceBudget: 4 * time.Second,
 		file: "full.yaml", fromFile: 1<<len(Keys) - 1,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -211,8 +222,8 @@ func TestLoadKeepsDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(%q) = %v", doc, err)
 		}
-		if c.ReportDir != DefaultReportDir || c.Timeout != DefaultTimeout {
-			t.Errorf("Parse(%q) lost the defaults: report_dir %q timeout %v", doc, c.ReportDir, c.Timeout)
+		if c.ReportDir != DefaultReportDir || c.Timeout != DefaultTimeout || c.RaceAttempts != DefaultRaceAttempts || c.RaceBudget != DefaultRaceBudget {
+			t.Errorf("Parse(%q) lost the defaults: report_dir %q timeout %v race %d in %v", doc, c.ReportDir, c.Timeout, c.RaceAttempts, c.RaceBudget)
 		}
 	}
 }
@@ -220,7 +231,7 @@ func TestLoadKeepsDefaults(t *testing.T) {
 func TestLoadStrict(t *testing.T) {
 	t.Parallel()
 	allowed := "allowed keys are target, profile, client_id, client_secret, client_auth, client2_id, client2_secret, " +
-		"redirect_uri, scope, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks"
+		"redirect_uri, scope, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget"
 	tests := []struct {
 		name, doc, want string
 	}{
@@ -232,6 +243,7 @@ func TestLoadStrict(t *testing.T) {
 		{"not a mapping", "- target\n", `config: x.yaml: line 1: the file must be a mapping of keys to values, like target: https://…`},
 		{"headers as a list", "headers:\n  - x-api-key\n", `config: x.yaml: line 2: cannot unmarshal !!seq into map[string]string`},
 		{"bad timeout", "timeout: 10\n", `config: x.yaml: timeout "10" is not a duration: use e.g. timeout: 10s`},
+		{"bad race budget", "race_budget: lots\n", `config: x.yaml: race_budget "lots" is not a duration: use e.g. race_budget: 10s`},
 		{"syntax", "target: [\n", `config: x.yaml: yaml: line 1: did not find expected node content`},
 	}
 	for _, tt := range tests {
@@ -466,5 +478,48 @@ func TestHeaderValuesWithControlCharacters(t *testing.T) {
 	c.Headers = map[string]string{"X-Api-Key": "k-123\t456"}
 	if err := c.Validate([]string{"rfc6749"}); err != nil {
 		t.Fatalf("a tab is allowed: %v", err)
+	}
+}
+
+func TestRaceBudgetFromEnv(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "r.yaml", "race_attempts: 9\nrace_budget: 9s\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RaceAttempts != 9 || c.RaceBudget != 9*time.Second {
+		t.Errorf("from the file: %d in %v, want 9 in 9s", c.RaceAttempts, c.RaceBudget)
+	}
+	c.ApplyEnv(env(map[string]string{"RACE_ATTEMPTS": " 200 ", "RACE_BUDGET": "1m"}))
+	if c.RaceAttempts != 200 || c.RaceBudget != time.Minute {
+		t.Errorf("from the environment: %d in %v, want 200 in 1m", c.RaceAttempts, c.RaceBudget)
+	}
+}
+
+// TestDescribeNamesEveryKeyAndMasksSecrets: config's output has a line per
+// setting, in Keys order, and no secret in it.
+func TestDescribeNamesEveryKeyAndMasksSecrets(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.ApplyEnv(env(map[string]string{"TARGET": "https://u:pw-123@as.example/oauth/token?k=q-secret", "CLIENT_SECRET": "s3cret-1",
+		"CLIENT2_SECRET": "s3cret-2", "HEADERS": "x-api-key: key-777", "RACE_ATTEMPTS": "7", "RACE_BUDGET": "3s"}))
+	d := c.Describe()
+	lines := strings.Split(strings.TrimSpace(d), "\n")
+	if len(lines) != len(Keys) {
+		t.Fatalf("%d lines for %d keys:\n%s", len(lines), len(Keys), d)
+	}
+	for i, k := range Keys {
+		if !strings.HasPrefix(lines[i], k.YAML+": ") {
+			t.Errorf("line %d %q: want key %s", i, lines[i], k.YAML)
+		}
+	}
+	for _, secret := range []string{"pw-123", "q-secret", "s3cret-1", "s3cret-2", "key-777"} {
+		if strings.Contains(d, secret) {
+			t.Errorf("Describe shows %q:\n%s", secret, d)
+		}
+	}
+	if !strings.Contains(d, "race_attempts: 7") || !strings.Contains(d, "race_budget: 3s") {
+		t.Errorf("the race budget is not shown:\n%s", d)
 	}
 }

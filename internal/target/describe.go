@@ -64,6 +64,14 @@ func (c Config) describe(env string) string {
 		v = fmt.Sprint(c.Insecure)
 	case "QUIRKS":
 		v = strings.Join(c.Quirks, ",")
+	case "RACE_ATTEMPTS":
+		if c.RaceAttempts > 0 {
+			v = fmt.Sprint(c.RaceAttempts)
+		}
+	case "RACE_BUDGET":
+		if c.RaceBudget > 0 {
+			v = c.RaceBudget.String()
+		}
 	}
 	if v == "" {
 		return "(unset)"

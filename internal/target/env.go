@@ -13,7 +13,8 @@ import (
 // Keys that are set and not empty. HEADERS ("Name: value" pairs separated
 // by newlines or ';') adds to the file's headers, replacing any of the same
 // name; QUIRKS (comma-separated) replaces the file's list. Values that do
-// not parse (TIMEOUT, INSECURE, HEADERS) are reported by Validate.
+// not parse (TIMEOUT, INSECURE, HEADERS, RACE_ATTEMPTS, RACE_BUDGET) are
+// reported by Validate.
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	// Fresh backing arrays and maps: Config values are copied freely, and
 	// a copy must not see this one's changes.
@@ -88,6 +89,18 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 			return fmt.Sprintf("INSECURE %q is not a boolean: use INSECURE=true or INSECURE=false", v)
 		}
 		c.Insecure = b
+	case "RACE_ATTEMPTS":
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Sprintf("RACE_ATTEMPTS %q is not a whole number: use e.g. RACE_ATTEMPTS=%d", v, DefaultRaceAttempts)
+		}
+		c.RaceAttempts = n
+	case "RACE_BUDGET":
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Sprintf("RACE_BUDGET %q is not a duration: use e.g. RACE_BUDGET=%v", v, DefaultRaceBudget)
+		}
+		c.RaceBudget = d
 	case "QUIRKS":
 		c.Quirks = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	}

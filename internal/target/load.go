@@ -41,7 +41,9 @@ func Parse(b []byte, name string) (Config, error) {
 		return c, bad("line %d: the file must be a mapping of keys to values, like target: https://…", root.Line)
 	}
 	var set uint32
-	var timeout *yaml.Node
+	// Durations are parsed here, so a bad value gets this package's
+	// message rather than YAML's; everything else decodes into c.
+	durations := map[string]*yaml.Node{}
 	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: root.Tag}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
@@ -53,10 +55,8 @@ func Parse(b []byte, name string) (Config, error) {
 			return c, bad("line %d: key %q appears twice", k.Line, k.Value)
 		}
 		set |= 1 << idx
-		// The timeout is parsed here, so a bad value gets this package's
-		// message rather than YAML's; everything else decodes into c.
-		if k.Value == "timeout" {
-			timeout = v
+		if k.Value == "timeout" || k.Value == "race_budget" {
+			durations[k.Value] = v
 			continue
 		}
 		rest.Content = append(rest.Content, k, v)
@@ -65,12 +65,17 @@ func Parse(b []byte, name string) (Config, error) {
 		return c, bad("%s", oneLine(err))
 	}
 	c.file, c.fromFile = name, set
-	if timeout != nil {
-		d, err := time.ParseDuration(strings.TrimSpace(timeout.Value))
-		if err != nil {
-			return c, bad("timeout %q is not a duration: use e.g. timeout: 10s", timeout.Value)
+	for key, dst := range map[string]*time.Duration{"timeout": &c.Timeout, "race_budget": &c.RaceBudget} {
+		v, ok := durations[key]
+		if !ok {
+			continue
 		}
-		c.Timeout = d
+		d, err := time.ParseDuration(strings.TrimSpace(v.Value))
+		if err != nil {
+			example := map[string]string{"timeout": "10s", "race_budget": DefaultRaceBudget.String()}[key]
+			return c, bad("%s %q is not a duration: use e.g. %s: %s", key, v.Value, key, example)
+		}
+		*dst = d
 	}
 	return c, nil
 }

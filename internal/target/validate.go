@@ -47,6 +47,10 @@ func (c Config) Validate(knownProfiles []string) error {
 		return c.bad("AUTHORIZE_URL %q%s is not an absolute http(s) URL: use e.g. AUTHORIZE_URL=https://auth.example.com/oauth/authorize", redact.String(c.AuthorizeURL), c.from("authorize_url"))
 	case c.Timeout <= 0:
 		return c.bad("TIMEOUT %v%s is not positive: use e.g. TIMEOUT=10s", c.Timeout, c.from("timeout"))
+	case c.RaceAttempts < 1:
+		return c.bad("RACE_ATTEMPTS %d%s is not positive: use e.g. RACE_ATTEMPTS=%d", c.RaceAttempts, c.from("race_attempts"), DefaultRaceAttempts)
+	case c.RaceBudget <= 0:
+		return c.bad("RACE_BUDGET %v%s is not positive: use e.g. RACE_BUDGET=%v", c.RaceBudget, c.from("race_budget"), DefaultRaceBudget)
 	case c.ReportDir == "":
 		return c.bad("REPORT_DIR is empty%s: set it, e.g. REPORT_DIR=reports/out", c.from("report_dir"))
 	}

@@ -1,0 +1,179 @@
+package selfcheck
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"tokenharness/internal/conform"
+	"tokenharness/internal/plan"
+	"tokenharness/internal/rules"
+	"tokenharness/mockserver"
+)
+
+// raceWindows are the check-then-act windows BenchmarkRaceDetection opens
+// in the mock, widest first.
+var raceWindows = []time.Duration{50 * time.Microsecond, 5 * time.Microsecond, time.Microsecond, 0}
+
+// raceBenchMax bounds the whole benchmark: once spent, the remaining runs
+// are not made and each line says over how many runs its share is.
+const raceBenchMax = 16 * time.Minute
+
+var raceBenchStart = sync.OnceValue(time.Now)
+
+// BenchmarkRaceDetection measures the race rules' power: for each window,
+// the share of runs (one run is the rule with its default budget against
+// the in-process mock with the rule's fault on) that report the violation.
+// Run it with -benchtime 100x (make bench does) for 100 runs per line.
+//
+// In process the mock shares the Go scheduler with the racer, as no real
+// server does; RACE_BENCH_MOCK=process runs it as its own process
+// (cmd/mockserver) instead, for comparison.
+func BenchmarkRaceDetection(b *testing.B) {
+	for _, w := range raceWindows {
+		for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
+			b.Run(fmt.Sprintf("window=%v/%s", w, rule.ID), func(b *testing.B) {
+				benchRaceDetection(b, rule, w)
+			})
+		}
+	}
+}
+
+func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
+	base := mockProcess(b, rule, window)
+	if base == "" {
+		mcfg, err := mockserver.LoadConfig(rules.OAuth21, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		mcfg.RaceWindow = new(window)
+		srv, err := mockserver.New(mcfg, mockserver.WithQuirks(rule.ID))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		base = hs.URL
+	}
+	env := map[string]string{
+		"TARGET": base + "/oauth/token", "AUTHORIZE_URL": base + "/oauth/authorize",
+		"CONFIG": "../../fixtures/targets/mock-oauth21.yaml",
+	}
+	cfg, err := plan.Resolve(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := conform.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+
+	start := raceBenchStart()
+	var (
+		runs, caught, attempts int
+		spreads                []time.Duration
+		took                   time.Duration
+	)
+	for b.Loop() {
+		if time.Since(start) > raceBenchMax {
+			continue // the benchmark's time is spent: the loop ends without runs
+		}
+		began := time.Now()
+		v := r.Run(context.Background(), rule)
+		took += time.Since(began)
+		runs++
+		spreads = append(spreads, noteSpreads(v.Note)...)
+		switch {
+		case v.Violated:
+			caught++
+			var n int
+			if _, err := fmt.Sscanf(v.Violation, "attempt %d/", &n); err == nil {
+				attempts += n
+			}
+		case v.Status != conform.StatusPassed:
+			b.Errorf("run %d: %s, want passed or violated:\n%s", runs, v.Status, v)
+		}
+	}
+	if runs == 0 {
+		fmt.Printf("race detection %-28s window %-5v: not run, the benchmark's %v were spent\n", rule.ID, window, raceBenchMax)
+		return
+	}
+	slices.Sort(spreads)
+	pct := func(p int) time.Duration {
+		if len(spreads) == 0 {
+			return 0
+		}
+		return spreads[min(len(spreads)-1, len(spreads)*p/100)]
+	}
+	share := 100 * float64(caught) / float64(runs)
+	perCatch := "-"
+	if caught > 0 {
+		perCatch = fmt.Sprintf("%.1f", float64(attempts)/float64(caught))
+	}
+	b.ReportMetric(share, "%caught")
+	b.ReportMetric(float64(took.Milliseconds())/float64(runs), "ms/run")
+	fmt.Printf("race detection %-28s window %-5v: caught %5.1f%% of %d runs (attempts to catch %s), %v/run, spread p50 %v p90 %v\n",
+		rule.ID, window, share, runs, perCatch, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90))
+}
+
+// mockProcess starts cmd/mockserver with the rule's fault and window when
+// RACE_BENCH_MOCK=process, and returns its base URL; "" otherwise.
+func mockProcess(b *testing.B, rule rules.Rule, window time.Duration) string {
+	if os.Getenv("RACE_BENCH_MOCK") != "process" {
+		return ""
+	}
+	bin := filepath.Join(b.TempDir(), "mockserver")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/mockserver").CombinedOutput(); err != nil {
+		b.Fatalf("building the mock: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-profile", string(rules.OAuth21), "-log-level", "error",
+		"-quirks", string(rule.ID), "-race-window", window.String())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	_, url, ok := strings.Cut(strings.TrimSpace(line), " listening on ")
+	if err != nil || !ok {
+		b.Fatalf("the mock printed %q (%v), want its listening line", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return url
+}
+
+// noteSpreads reads the arrival spreads from a race rule's note lines
+// ("attempt 3/50: 1 of 16 won, spread 38µs").
+func noteSpreads(note string) []time.Duration {
+	var out []time.Duration
+	for line := range strings.Lines(note) {
+		_, s, ok := strings.Cut(strings.TrimSpace(line), ", spread ")
+		if !ok {
+			continue
+		}
+		s, _, _ = strings.Cut(s, ",")
+		if d, err := time.ParseDuration(s); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
