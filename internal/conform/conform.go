@@ -131,7 +131,9 @@ func (r *Runner) Preflight(ctx context.Context) error {
 	if err := r.Alive(ctx); err != nil {
 		return err
 	}
-	if r.codes == nil {
+	if !r.has(rules.NeedCode) {
+		// No code source, or a target that does not declare the
+		// authorization_code grant: the rules that need codes skip.
 		return nil
 	}
 	e := &env{r: r}
