@@ -303,7 +303,6 @@ func randomState() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-
 // IsUnavailable reports whether err means a precondition is unmet.
 func IsUnavailable(err error) bool {
 	var u *rules.Unavailable

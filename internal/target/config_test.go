@@ -206,7 +206,7 @@ quirks: [RFC6749-5.1-NO-STORE]
 		Client2ID: "tokenharness-2", Client2Secret: "th-secret-two-8b7d3c40",
 		RestrictedClientID: "tokenharness-3", RestrictedClientSecret: "th-secret-three-1234",
 		RedirectURI: "http://127.0.0.1:8080/callback", Scope: "read",
-		Grants: GrantList{"authorization_code", "client_credentials"},
+		Grants:  GrantList{"authorization_code", "client_credentials"},
 		Headers: map[string]string{"x-api-key": "k-123456"}, ReportDir: "out/x",
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
