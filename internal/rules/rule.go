@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -170,6 +171,22 @@ func (r Rule) Run(ctx context.Context, e Env) Outcome {
 		}
 	}
 	return o
+}
+
+// Grants are the grant types r exercises, from its needs: a code is the
+// authorization_code grant, a grant need its grant.
+func (r Rule) Grants() []string {
+	var out []string
+	for _, n := range r.Needs {
+		g := n.Grant()
+		if n == NeedCode {
+			g = oauth.GrantAuthorizationCode
+		}
+		if g != "" && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Expects lists the descriptions of r's checks, for reports.
