@@ -57,19 +57,19 @@ const (
 
 // Conformance is the result of checking one target against one profile.
 type Conformance struct {
-	APIVersion string    `json:"api_version"`
-	Kind       string    `json:"kind"`
-	Profile    string    `json:"profile"`
-	Target     string    `json:"target"`                // URL, credentials removed
-	TargetKind string    `json:"target_kind"`           // "external", "container" or "in-process"
-	TargetNote string    `json:"target_note,omitempty"` // why that target kind was used
-	ClientAuth string    `json:"client_auth"`
+	APIVersion string `json:"api_version"`
+	Kind       string `json:"kind"`
+	Profile    string `json:"profile"`
+	Target     string `json:"target"`                // URL, credentials removed
+	TargetKind string `json:"target_kind"`           // "external", "container" or "in-process"
+	TargetNote string `json:"target_note,omitempty"` // why that target kind was used
+	ClientAuth string `json:"client_auth"`
 	// Capabilities are the grants the target declared and which of them the
 	// run exercised; absent in reports written before GRANTS existed.
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	StartedAt    time.Time     `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	Verdict    string    `json:"verdict"`
+	FinishedAt   time.Time     `json:"finished_at"`
+	Verdict      string        `json:"verdict"`
 	// HarnessError is set when Verdict is "error": what went wrong and how to fix it.
 	HarnessError string       `json:"harness_error,omitempty"`
 	Summary      Summary      `json:"summary"`
