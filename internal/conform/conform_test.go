@@ -69,6 +69,49 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
+// TestUndeclaredGrantSkips: rules for a grant the target does not declare
+// skip naming GRANTS; a code source does not make an undeclared
+// authorization_code grant runnable.
+func TestUndeclaredGrantSkips(t *testing.T) {
+	t.Parallel()
+	cfg := target.Default()
+	cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", "http://127.0.0.1:9/oauth/token", "c", "s-123456", oauth.AuthBasic
+	cfg.AuthorizeURL = "http://127.0.0.1:9/oauth/authorize"
+	cfg.Grants = target.GrantList{oauth.GrantClientCredentials}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(context.Context, rules.Env) rules.Outcome { return rules.Outcome{} }
+	for _, tc := range []struct {
+		need rules.Need
+		want string // "" = runs
+	}{
+		{rules.NeedCode, "does not declare the authorization_code grant: set GRANTS"},
+		{rules.NeedGrantCode, "does not declare the authorization_code grant: set GRANTS"},
+		{rules.NeedGrantRefresh, "does not declare the refresh_token grant: set GRANTS"},
+		{rules.NeedRestricted, "RESTRICTED_CLIENT_ID"},
+		{rules.NeedGrantClientCredentials, ""},
+	} {
+		v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-RULE", Level: rules.MUST, Needs: []rules.Need{tc.need}, Flow: held,
+			Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
+		switch {
+		case tc.want == "" && v.Status != StatusPassed:
+			t.Errorf("%s: status %s %q, want passed", tc.need, v.Status, v.Reason)
+		case tc.want != "" && (v.Status != StatusSkipped || !strings.Contains(v.Reason, tc.want)):
+			t.Errorf("%s: status %s %q, want skipped naming %q", tc.need, v.Status, v.Reason, tc.want)
+		}
+	}
+	e := &env{r: r}
+	if _, err := e.Code(context.Background(), rules.CodeOptions{}); !IsUnavailable(err) || !strings.Contains(err.Error(), "GRANTS") {
+		t.Errorf("Code with authorization_code undeclared: %v, want unavailable naming GRANTS", err)
+	}
+	cfg.Grants = nil // the default declares codes and refresh tokens
+	if d, err := New(cfg); err != nil || !d.has(rules.NeedCode) || !d.has(rules.NeedGrantRefresh) || d.has(rules.NeedGrantClientCredentials) {
+		t.Errorf("default grants: code %v refresh %v client_credentials %v (err %v)", d.has(rules.NeedCode), d.has(rules.NeedGrantRefresh), d.has(rules.NeedGrantClientCredentials), err)
+	}
+}
+
 // TestBuildAppliesClientAuthentication checks the request the Env builds
 // for each way a rule can ask a client to authenticate.
 func TestBuildAppliesClientAuthentication(t *testing.T) {
