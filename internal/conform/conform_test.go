@@ -3,6 +3,8 @@ package conform
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -203,5 +205,35 @@ func TestEvidenceIsRedactedAndBounded(t *testing.T) {
 	}
 	if n := len(ev[0].Response.Body); n > evidenceBodyMax+100 {
 		t.Errorf("evidence body is %d bytes", n)
+	}
+}
+
+// TestPreflightClientCredentialsOnly: a server that serves only
+// client_credentials answers the preflight's refresh request with
+// unsupported_grant_type, which is an OAuth token endpoint's answer; with
+// authorization_code undeclared the code source is not asked.
+func TestPreflightClientCredentialsOnly(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/token" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"unsupported_grant_type"}`))
+	}))
+	defer srv.Close()
+	cfg := target.Default()
+	cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", srv.URL+"/oauth/token", "svc", "s-123456", oauth.AuthBasic
+	cfg.Grants = target.GrantList{oauth.GrantClientCredentials}
+	cfg.AuthorizeURL = srv.URL + "/oauth/authorize" // would 404 if asked
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Preflight(context.Background()); err != nil {
+		t.Errorf("Preflight: %v", err)
 	}
 }
