@@ -79,7 +79,8 @@ var (
 	// server's side is §4.4.3's: a request that failed client
 	// authentication gets a §5.2 error, whose invalid_client lists "no
 	// client authentication included". invalid_request ("missing a
-	// required parameter") is an allowed answer too.
+	// required parameter") is an allowed answer too. OAuth 2.1 §4.2.1 says
+	// it outright: "The authorization server MUST authenticate the client."
 	CCClientAuth = Rule{
 		ID: "RFC6749-4.4.3-CC-CLIENT-AUTH", Level: MUST,
 		Source:   rfc6749("4.4.3", `If the request failed client authentication or is invalid, the authorization server returns an error response as described in Section 5.2.`),
