@@ -62,8 +62,9 @@ type Client struct {
 	// Scope is the space-separated set of scopes the client may be granted;
 	// an authorization request without scope gets all of them.
 	Scope string `yaml:"scope"`
-	// GrantTypes the client may use; default authorization_code and
-	// refresh_token. Others get unauthorized_client.
+	// GrantTypes the client may use (authorization_code, refresh_token,
+	// client_credentials); default authorization_code and refresh_token.
+	// Others get unauthorized_client.
 	GrantTypes []string `yaml:"grant_types"`
 	// Quirks are fault switches active for every request of this client.
 	Quirks []rules.ID `yaml:"quirks"`
@@ -199,8 +200,8 @@ func (c Client) validate() error {
 			return fmt.Errorf("auth method %s does not fit a client %s a secret: public clients use none, confidential ones client_secret_basic|client_secret_post", m, map[bool]string{true: "with", false: "without"}[c.Secret != ""])
 		}
 	}
-	if len(c.RedirectURIs) == 0 {
-		return errors.New("no redirect_uris: list at least one")
+	if len(c.RedirectURIs) == 0 && (len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode)) {
+		return errors.New("no redirect_uris: list at least one (a client without the authorization_code grant needs none)")
 	}
 	for _, u := range c.RedirectURIs {
 		p, err := url.Parse(u)
@@ -212,8 +213,13 @@ func (c Client) validate() error {
 		return fmt.Errorf("scope %q: scope tokens are printable ASCII without space, \" or \\ (RFC 6749 §3.3)", c.Scope)
 	}
 	for _, g := range c.GrantTypes {
-		if g != oauth.GrantAuthorizationCode && g != oauth.GrantRefreshToken {
-			return fmt.Errorf("grant type %q is not one of authorization_code|refresh_token", g)
+		if g != oauth.GrantAuthorizationCode && g != oauth.GrantRefreshToken && g != oauth.GrantClientCredentials {
+			return fmt.Errorf("grant type %q is not one of authorization_code|refresh_token|client_credentials", g)
+		}
+		if g == oauth.GrantClientCredentials && c.Secret == "" {
+			// RFC 6749 §4.4: "The client credentials grant type MUST only be
+			// used by confidential clients."
+			return errors.New("grant type client_credentials needs a secret: it is for confidential clients only (RFC 6749 §4.4)")
 		}
 	}
 	ids := make([]string, len(c.Quirks))

@@ -40,6 +40,22 @@ var behaviouralCases = map[rules.ID]quirkCase{
 	rules.InvalidGrant.ID: {rules.RFC6749, nil, func(h *harness) string {
 		return h.post(url.Values{"grant_type": {"authorization_code"}, "code": {"unknown"}, "redirect_uri": {callback}}, h.auth(1)).summary()
 	}, "400 invalid_grant"},
+	rules.CCClientAuth.ID: {rules.RFC6749, nil, func(h *harness) string {
+		return h.post(ccForm(""), noAuth).summary()
+	}, "400 invalid_client"},
+	rules.CCWrongSecret.ID: {rules.RFC6749, nil, func(h *harness) string {
+		return h.post(ccForm(""), post(client1, "wrong")).summary()
+	}, "400 invalid_client"},
+	rules.CCNoUpscope.ID: {rules.RFC6749, nil, func(h *harness) string {
+		r := h.post(ccForm("read tokenharness.upscope"), basic(client1, secret1))
+		return r.summary() + " " + r.str("scope")
+	}, "400 invalid_scope "},
+	rules.CCUnauthorizedClient.ID: {rules.RFC6749, nil, func(h *harness) string {
+		return h.post(ccForm(""), basic(client2, secret2)).summary()
+	}, "400 unauthorized_client"},
+	rules.PasswordGrantRemoved.ID: {rules.OAuth21, nil, func(h *harness) string {
+		return h.post(url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, h.auth(1)).summary()
+	}, "400 unsupported_grant_type"},
 	rules.BasicSupported.ID: {rules.RFC6749, nil, func(h *harness) string {
 		return h.post(h.redeemForm(h.code(codeOpts{})), basic(client1, secret1)).summary()
 	}, "200 tokens"},
@@ -295,6 +311,15 @@ func race(h *harness, n int, send func() *result) string {
 	return fmt.Sprintf("%d of %d won", won, n)
 }
 
+// ccForm is a client_credentials request, asking for scope if not "".
+func ccForm(scope string) url.Values {
+	f := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		f.Set("scope", scope)
+	}
+	return f
+}
+
 // behavioural lists every quirk id whose fault is switched at an
 // enforcement line rather than on the wire, with the profile it is
 // enforced in.
@@ -366,6 +391,8 @@ func wireSubject(h *harness, on rules.FaultOn) *result {
 		return h.post(h.redeemForm(h.code(codeOpts{})), basic(client1, "wrong"))
 	case rules.OnRefreshSuccess:
 		return h.refresh(h.tokens(codeOpts{}).str("refresh_token"))
+	case rules.OnCCSuccess:
+		return h.post(ccForm(""), basic(client1, secret1))
 	}
 	return h.redeem(h.code(codeOpts{}))
 }

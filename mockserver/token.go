@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,8 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 	grant, hasGrant := form[oauth.ParamGrantType]
 	c, rep := s.authenticate(r, form, q)
 	if rep == nil && c == nil && !(grant == oauth.GrantAuthorizationCode && q.On(rules.ClientIdentified.ID)) &&
-		!(grant == oauth.GrantRefreshToken && q.On(rules.RefreshClientAuth.ID)) {
+		!(grant == oauth.GrantRefreshToken && q.On(rules.RefreshClientAuth.ID)) &&
+		!(grant == oauth.GrantClientCredentials && q.On(rules.CCClientAuth.ID)) {
 		// RFC 6749 §4.1.3: "require client authentication for confidential
 		// clients ... ensure that the code was issued to "client_id" in the
 		// request" -- a request naming no client can do neither; RFC 6749 §6
@@ -83,19 +85,30 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 		}
 		return fail(oauth.ErrUnsupportedGrantType, "grant_type is not supported")
 	}
-	if grant != oauth.GrantAuthorizationCode && grant != oauth.GrantRefreshToken {
+	if grant == oauth.GrantPassword && q.On(rules.PasswordGrantRemoved.ID) {
+		// The fault: run the password grant RFC 9700 §2.4 says "MUST NOT be
+		// used", judging the resource owner's credentials.
+		return fail(oauth.ErrInvalidGrant, "resource owner credentials are wrong")
+	}
+	if grant != oauth.GrantAuthorizationCode && grant != oauth.GrantRefreshToken && grant != oauth.GrantClientCredentials {
 		// RFC 6749 §5.2 unsupported_grant_type: "The authorization grant
-		// type is not supported by the authorization server."
+		// type is not supported by the authorization server." The password
+		// grant is one of them (RFC 9700 §2.4).
 		if !q.On(rules.UnsupportedGrantType.ID) {
-			return fail(oauth.ErrUnsupportedGrantType, "grant_type "+grant+" is not supported: use authorization_code or refresh_token")
+			return fail(oauth.ErrUnsupportedGrantType, "grant_type "+grant+" is not supported: use authorization_code, refresh_token or client_credentials")
 		}
 		return fail(oauth.ErrInvalidRequest, "invalid request")
 	}
-	if c != nil && !c.allows(grant) {
+	// RFC 6749 §5.2 unauthorized_client: "The authenticated client is not
+	// authorized to use this authorization grant type."
+	if c != nil && !c.allows(grant) && !(grant == oauth.GrantClientCredentials && q.On(rules.CCUnauthorizedClient.ID)) {
 		return fail(oauth.ErrUnauthorizedClient, "client "+c.ID+" may not use grant_type "+grant)
 	}
-	if grant == oauth.GrantAuthorizationCode {
+	switch grant {
+	case oauth.GrantAuthorizationCode:
 		return s.redeemCode(c, form, q)
+	case oauth.GrantClientCredentials:
+		return s.clientCredentials(c, form, q)
 	}
 	return s.refreshToken(c, form, q)
 }
@@ -165,8 +178,11 @@ func (s *Server) verifyClient(id, secret string, m oauth.AuthMethod, grant strin
 		return nil, s.invalidClient(basic, q, "client "+id+" is confidential: authenticate with client_secret_basic or client_secret_post")
 	// RFC 6749 §6: a refresh authenticates a confidential client too; the
 	// RefreshWrongSecret fault skips the check on that grant only.
+	// RFC 6749 §4.4.3: client_credentials too; its fault skips the check
+	// on that grant only.
 	case c.Secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 &&
-		!q.On(rules.WrongSecret.ID) && !(grant == oauth.GrantRefreshToken && q.On(rules.RefreshWrongSecret.ID)):
+		!q.On(rules.WrongSecret.ID) && !(grant == oauth.GrantRefreshToken && q.On(rules.RefreshWrongSecret.ID)) &&
+		!(grant == oauth.GrantClientCredentials && q.On(rules.CCWrongSecret.ID)):
 		return nil, s.invalidClient(basic, q, "client authentication failed")
 	case !c.accepts(m):
 		return nil, s.invalidClient(basic, q, "client "+id+" is not registered for "+string(m))
@@ -286,6 +302,59 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 		s.store.issueRefresh(fam, refresh, now.Add(s.cfg.RefreshTTL))
 	}
 	return s.tokens(oauth.GrantAuthorizationCode, access, refresh, cg.scope)
+}
+
+// clientCredentials is the client_credentials grant (RFC 6749 §4.4.3): an
+// access token for the client itself, no refresh token. c is nil only under
+// the CC-CLIENT-AUTH fault.
+func (s *Server) clientCredentials(c *Client, form map[string]string, q quirkSet) *reply {
+	id, allowed := "", []string(nil)
+	if c != nil {
+		if c.Secret == "" {
+			// RFC 6749 §4.4: "The client credentials grant type MUST only be
+			// used by confidential clients."
+			return fail(oauth.ErrUnauthorizedClient, "client "+c.ID+" is public: client_credentials is for confidential clients")
+		}
+		id = c.ID
+		allowed, _ = parseScope(c.Scope)
+	}
+	scope, narrowed := strings.Join(allowed, " "), false
+	if asked, has := form[oauth.ParamScope]; has {
+		want, ok := parseScope(asked)
+		if !ok {
+			return fail(oauth.ErrInvalidScope, "scope has characters outside %x21 / %x23-5B / %x5D-7E")
+		}
+		// RFC 6749 §5.2 invalid_scope: "The requested scope is invalid,
+		// unknown, ...". The fault grants whatever was asked.
+		if c != nil && !subset(want, allowed) && !q.On(rules.CCNoUpscope.ID) {
+			if !q.On(rules.VarUpscopeIgnored.ID) {
+				return fail(oauth.ErrInvalidScope, "requested scope exceeds the client's scope")
+			}
+			// The variation: RFC 6749 §3.3 "The authorization server MAY
+			// fully or partially ignore the scope requested by the client".
+			var kept []string
+			for _, w := range want {
+				if slices.Contains(allowed, w) {
+					kept = append(kept, w)
+				}
+			}
+			want, narrowed = kept, true
+		}
+		scope = strings.Join(want, " ")
+	}
+	now := s.now()
+	fam := s.store.newFamily(id, scope, now.Add(s.cfg.AccessTTL))
+	fam.mu.Lock()
+	access := s.mintAccess(fam, now)
+	fam.mu.Unlock()
+	// RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
+	rep := s.tokens(oauth.GrantClientCredentials, access, "", scope)
+	if narrowed {
+		// RFC 6749 §3.3: the issued scope differs from the request, so the
+		// response "MUST include the "scope" response parameter".
+		rep.set(oauth.ParamScope, scope)
+	}
+	return rep
 }
 
 // checkPKCE verifies the code_verifier against the code's challenge

@@ -362,6 +362,48 @@ func TestUnauthorizedClient(t *testing.T) {
 	}
 }
 
+// TestClientCredentials: RFC 6749 §4.4.3 for a confidential client allowed
+// the grant; the grant refused to public clients and to clients not allowed
+// it; a client allowed only client_credentials gets no codes redeemed.
+func TestClientCredentials(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, rules.RFC6749)
+	r := h.post(ccForm("read"), basic(client1, secret1))
+	if r.status != 200 || r.str("access_token") == "" || r.str("token_type") != "Bearer" || r.str("scope") != "read" ||
+		r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("got %d %s %v", r.status, r.body, r.header)
+	}
+	if _, has := r.obj["refresh_token"]; has {
+		t.Errorf("a refresh token was included: %s", r.body)
+	}
+	if r := h.post(ccForm(""), post(client1, secret1)); r.status != 200 || r.str("scope") != "read write" {
+		t.Errorf("no scope asked: got %d %s, want the client's whole scope", r.status, r.body)
+	}
+	if r := h.post(ccForm(`read"x`), basic(client1, secret1)); r.errCode() != "invalid_scope" {
+		t.Errorf("malformed scope: got %d %s", r.status, r.body)
+	}
+	m2m := post("tokenharness-m2m", "th-secret-m2m-3e91d0b7")
+	if r := h.post(ccForm("write"), m2m); r.status != 200 {
+		t.Errorf("m2m client: got %d %s", r.status, r.body)
+	}
+	if r := h.post(url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, m2m); r.errCode() != "unauthorized_client" {
+		t.Errorf("m2m client redeeming a code: got %d %s, want unauthorized_client", r.status, r.body)
+	}
+	if r := h.post(ccForm(""), public("tokenharness-public")); r.errCode() != "unauthorized_client" {
+		t.Errorf("public client: got %d %s, want unauthorized_client", r.status, r.body)
+	}
+	// The legal variation: the extra scope ignored, the issued scope said.
+	v := newHarness(t, rules.RFC6749, WithQuirks(rules.VarUpscopeIgnored.ID))
+	if r := v.post(ccForm("read tokenharness.upscope"), basic(client1, secret1)); r.status != 200 || r.str("scope") != "read" {
+		t.Errorf("upscope ignored: got %d %s, want 200 with scope read", r.status, r.body)
+	}
+	// OAuth 2.1 omits the password grant (RFC 9700 §2.4).
+	o := newHarness(t, rules.OAuth21)
+	if r := o.post(url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, basic(client1, secret1)); r.errCode() != "unsupported_grant_type" {
+		t.Errorf("oauth21 password grant: got %d %s", r.status, r.body)
+	}
+}
+
 func TestAPIKey(t *testing.T) {
 	t.Parallel()
 	cfg, err := loadTest(rules.Dressipi, "")

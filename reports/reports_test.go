@@ -97,6 +97,16 @@ func TestConformanceValidate(t *testing.T) {
 		{"unknown verdict", func(c *reports.Conformance) { c.Verdict = "meh" }, `verdict "meh" is not one of pass|fail|inconclusive|error`},
 		{"error without a reason", func(c *reports.Conformance) { c.Verdict = reports.VerdictError }, "harness_error is empty"},
 		{"reason without error", func(c *reports.Conformance) { c.HarnessError = "boom" }, `harness_error is set but verdict is "fail"`},
+		{"capabilities", func(c *reports.Conformance) {
+			c.Capabilities = &reports.Capabilities{Grants: []string{"client_credentials"}, ClientAuth: "client_secret_basic",
+				Exercised: []string{"client_credentials"}, NotExercised: []reports.NotExercised{{Grant: "password", Reason: "not declared"}}}
+		}, ""},
+		{"exercised but not declared", func(c *reports.Conformance) {
+			c.Capabilities = &reports.Capabilities{Grants: []string{"client_credentials"}, Exercised: []string{"password"}}
+		}, `exercised grant "password" is not among the declared grants`},
+		{"not exercised without a reason", func(c *reports.Conformance) {
+			c.Capabilities = &reports.Capabilities{NotExercised: []reports.NotExercised{{Grant: "password"}}}
+		}, `not_exercised "password"`},
 		{"many problems are counted", func(c *reports.Conformance) {
 			for i := range c.Rules {
 				c.Rules[i].Status = "bogus"

@@ -57,22 +57,44 @@ const (
 
 // Conformance is the result of checking one target against one profile.
 type Conformance struct {
-	APIVersion string    `json:"api_version"`
-	Kind       string    `json:"kind"`
-	Profile    string    `json:"profile"`
-	Target     string    `json:"target"`                // URL, credentials removed
-	TargetKind string    `json:"target_kind"`           // "external", "container" or "in-process"
-	TargetNote string    `json:"target_note,omitempty"` // why that target kind was used
-	ClientAuth string    `json:"client_auth"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	Verdict    string    `json:"verdict"`
+	APIVersion string `json:"api_version"`
+	Kind       string `json:"kind"`
+	Profile    string `json:"profile"`
+	Target     string `json:"target"`                // URL, credentials removed
+	TargetKind string `json:"target_kind"`           // "external", "container" or "in-process"
+	TargetNote string `json:"target_note,omitempty"` // why that target kind was used
+	ClientAuth string `json:"client_auth"`
+	// Capabilities are the grants the target declared and which of them the
+	// run exercised; absent in reports written before GRANTS existed.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	StartedAt    time.Time     `json:"started_at"`
+	FinishedAt   time.Time     `json:"finished_at"`
+	Verdict      string        `json:"verdict"`
 	// HarnessError is set when Verdict is "error": what went wrong and how to fix it.
 	HarnessError string       `json:"harness_error,omitempty"`
 	Summary      Summary      `json:"summary"`
 	Rules        []RuleResult `json:"rules"`
 	// ServerLog holds the bundled mock's log lines when a rule failed (redacted).
 	ServerLog string `json:"server_log,omitempty"`
+}
+
+// Capabilities is what a target declared it serves and what the run
+// exercised of it, so a report says what it did not check.
+type Capabilities struct {
+	// Grants are the grant types the target declares (GRANTS).
+	Grants []string `json:"grants"`
+	// ClientAuth is the client authentication method the run used.
+	ClientAuth string `json:"client_auth"`
+	// Exercised are the declared grants at least one rule judged.
+	Exercised []string `json:"exercised"`
+	// NotExercised is every other grant the harness knows, with why.
+	NotExercised []NotExercised `json:"not_exercised"`
+}
+
+// NotExercised is a grant the run did not exercise.
+type NotExercised struct {
+	Grant  string `json:"grant"`
+	Reason string `json:"reason"`
 }
 
 // Summary counts rules by status.

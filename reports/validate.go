@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -100,6 +101,18 @@ func (c *Conformance) Validate() error {
 	}
 	if want := Summarize(c.Rules); c.Summary != want {
 		p.addf("summary %+v does not match the rules %+v: call Finalize after filling rules", c.Summary, want)
+	}
+	if cp := c.Capabilities; cp != nil {
+		for _, g := range cp.Exercised {
+			if !slices.Contains(cp.Grants, g) {
+				p.addf("capabilities: exercised grant %q is not among the declared grants %v", g, cp.Grants)
+			}
+		}
+		for _, n := range cp.NotExercised {
+			if slices.Contains(cp.Exercised, n.Grant) || n.Reason == "" {
+				p.addf("capabilities: not_exercised %q is exercised too, or says no reason", n.Grant)
+			}
+		}
 	}
 	if c.Verdict != VerdictError {
 		if want := conformanceVerdict(c); c.Verdict != want && c.HarnessError == "" {

@@ -52,6 +52,7 @@ func conformanceReport(rep Report) *reports.Conformance {
 		}
 		c.Rules = append(c.Rules, ruleResult(s))
 	}
+	c.Capabilities = gate.Capabilities(run.cfg, run.profile, c.Rules)
 	gate.Finish(c, &gate.Target{Log: func() string { return capturedLog }})
 	return c
 }

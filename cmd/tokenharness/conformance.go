@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -92,6 +93,16 @@ func printVerdict(c *reports.Conformance, dir string) int {
 			fmt.Printf("  failed        %-40s %s\n", r.ID, r.Violation)
 		case r.Status == reports.StatusInconclusive && r.Gating():
 			fmt.Printf("  inconclusive  %-40s %s\n", r.ID, r.Reason)
+		}
+	}
+	if cp := c.Capabilities; cp != nil {
+		exercised := strings.Join(cp.Exercised, ", ")
+		if exercised == "" {
+			exercised = "none"
+		}
+		fmt.Printf("  capabilities  grants %s, client auth %s; exercised: %s\n", strings.Join(cp.Grants, ","), cp.ClientAuth, exercised)
+		for _, n := range cp.NotExercised {
+			fmt.Printf("  not exercised %-18s %s\n", n.Grant, n.Reason)
 		}
 	}
 	s := c.Summary

@@ -11,6 +11,7 @@ import (
 	"tokenharness/internal/gate"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/redact"
+	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
 	"tokenharness/reports"
 )
@@ -74,6 +75,7 @@ func writeErrorReport(cfg target.Config, cause error) {
 	c := &reports.Conformance{
 		Profile: cfg.Profile, Target: redact.String(cfg.Target), TargetKind: "external", ClientAuth: string(cfg.ClientAuth),
 		StartedAt: now, FinishedAt: now, HarnessError: redact.String(cause.Error()),
+		Capabilities: gate.Capabilities(cfg, rules.Profile(cfg.Profile), nil),
 	}
 	c.Finalize()
 	if err := gate.Write(dir, c); err != nil {

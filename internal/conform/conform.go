@@ -132,7 +132,9 @@ func (r *Runner) Preflight(ctx context.Context) error {
 	if err := r.Alive(ctx); err != nil {
 		return err
 	}
-	if r.codes == nil {
+	if !r.has(rules.NeedCode) {
+		// No code source, or a target that does not declare the
+		// authorization_code grant: the rules that need codes skip.
 		return nil
 	}
 	e := &env{r: r}
@@ -184,9 +186,10 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 	}
 	for _, n := range rule.Needs {
 		if !r.has(n) {
-			v.Status, v.Reason = StatusSkipped, n.Why()
+			why := r.why(n)
+			v.Status, v.Reason = StatusSkipped, why
 			if pol.Mode == rules.ModeWaive {
-				v.Status, v.Reason = StatusWaived, pol.Reason+" (not run: "+n.Why()+")"
+				v.Status, v.Reason = StatusWaived, pol.Reason+" (not run: "+why+")"
 			}
 			return v
 		}
@@ -248,11 +251,26 @@ func classOf(x *oauth.Exchange) string {
 	return ""
 }
 
+// why says how to satisfy n in this run: a code source is of no use to a
+// target that does not declare the authorization_code grant, so NeedCode
+// names GRANTS then.
+func (r *Runner) why(n rules.Need) string {
+	if n == rules.NeedCode && !r.cfg.Declares(oauth.GrantAuthorizationCode) {
+		return rules.UndeclaredGrant(oauth.GrantAuthorizationCode)
+	}
+	return n.Why()
+}
+
 func (r *Runner) has(n rules.Need) bool {
 	c := r.cfg
+	if g := n.Grant(); g != "" {
+		return c.Declares(g)
+	}
 	switch n {
 	case rules.NeedCode:
-		return r.codes != nil
+		return r.codes != nil && c.Declares(oauth.GrantAuthorizationCode)
+	case rules.NeedRestricted:
+		return c.RestrictedClientID != ""
 	case rules.NeedSecret:
 		return c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
 	case rules.NeedPublic:
@@ -291,9 +309,6 @@ func randomState() string {
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
-
-// errNoCodes is returned by Env.Code when the run has no code source.
-var errNoCodes = &rules.Unavailable{Reason: rules.NeedCode.Why()}
 
 // IsUnavailable reports whether err means a precondition is unmet.
 func IsUnavailable(err error) bool {

@@ -3,6 +3,8 @@ package conform
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -66,6 +68,49 @@ func TestPolicy(t *testing.T) {
 	}
 	if v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-OTHER", Flow: held, Profiles: rules.Profiles{rules.Dressipi: rules.Enforce}}); v.Status != StatusSkipped {
 		t.Errorf("a rule outside the profile: status %s, want skipped", v.Status)
+	}
+}
+
+// TestUndeclaredGrantSkips: rules for a grant the target does not declare
+// skip naming GRANTS; a code source does not make an undeclared
+// authorization_code grant runnable.
+func TestUndeclaredGrantSkips(t *testing.T) {
+	t.Parallel()
+	cfg := target.Default()
+	cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", "http://127.0.0.1:9/oauth/token", "c", "s-123456", oauth.AuthBasic
+	cfg.AuthorizeURL = "http://127.0.0.1:9/oauth/authorize"
+	cfg.Grants = target.GrantList{oauth.GrantClientCredentials}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(context.Context, rules.Env) rules.Outcome { return rules.Outcome{} }
+	for _, tc := range []struct {
+		need rules.Need
+		want string // "" = runs
+	}{
+		{rules.NeedCode, "does not declare the authorization_code grant: set GRANTS"},
+		{rules.NeedGrantCode, "does not declare the authorization_code grant: set GRANTS"},
+		{rules.NeedGrantRefresh, "does not declare the refresh_token grant: set GRANTS"},
+		{rules.NeedRestricted, "RESTRICTED_CLIENT_ID"},
+		{rules.NeedGrantClientCredentials, ""},
+	} {
+		v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-RULE", Level: rules.MUST, Needs: []rules.Need{tc.need}, Flow: held,
+			Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
+		switch {
+		case tc.want == "" && v.Status != StatusPassed:
+			t.Errorf("%s: status %s %q, want passed", tc.need, v.Status, v.Reason)
+		case tc.want != "" && (v.Status != StatusSkipped || !strings.Contains(v.Reason, tc.want)):
+			t.Errorf("%s: status %s %q, want skipped naming %q", tc.need, v.Status, v.Reason, tc.want)
+		}
+	}
+	e := &env{r: r}
+	if _, err := e.Code(context.Background(), rules.CodeOptions{}); !IsUnavailable(err) || !strings.Contains(err.Error(), "GRANTS") {
+		t.Errorf("Code with authorization_code undeclared: %v, want unavailable naming GRANTS", err)
+	}
+	cfg.Grants = nil // the default declares codes and refresh tokens
+	if d, err := New(cfg); err != nil || !d.has(rules.NeedCode) || !d.has(rules.NeedGrantRefresh) || d.has(rules.NeedGrantClientCredentials) {
+		t.Errorf("default grants: code %v refresh %v client_credentials %v (err %v)", d.has(rules.NeedCode), d.has(rules.NeedGrantRefresh), d.has(rules.NeedGrantClientCredentials), err)
 	}
 }
 
@@ -160,5 +205,35 @@ func TestEvidenceIsRedactedAndBounded(t *testing.T) {
 	}
 	if n := len(ev[0].Response.Body); n > evidenceBodyMax+100 {
 		t.Errorf("evidence body is %d bytes", n)
+	}
+}
+
+// TestPreflightClientCredentialsOnly: a server that serves only
+// client_credentials answers the preflight's refresh request with
+// unsupported_grant_type, which is an OAuth token endpoint's answer; with
+// authorization_code undeclared the code source is not asked.
+func TestPreflightClientCredentialsOnly(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/token" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"unsupported_grant_type"}`))
+	}))
+	defer srv.Close()
+	cfg := target.Default()
+	cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", srv.URL+"/oauth/token", "svc", "s-123456", oauth.AuthBasic
+	cfg.Grants = target.GrantList{oauth.GrantClientCredentials}
+	cfg.AuthorizeURL = srv.URL + "/oauth/authorize" // would 404 if asked
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Preflight(context.Background()); err != nil {
+		t.Errorf("Preflight: %v", err)
 	}
 }

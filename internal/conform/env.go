@@ -31,15 +31,18 @@ func (e *env) RedirectURI() string        { return e.r.cfg.RedirectURI }
 func (e *env) Scope() string              { return e.r.cfg.Scope }
 
 func (e *env) clientID(c rules.Client) (id, secret string) {
-	if c == rules.Client2 {
+	switch c {
+	case rules.Client2:
 		return e.r.cfg.Client2ID, e.r.cfg.Client2Secret
+	case rules.ClientRestricted:
+		return e.r.cfg.RestrictedClientID, e.r.cfg.RestrictedClientSecret
 	}
 	return e.r.cfg.ClientID, e.r.cfg.ClientSecret
 }
 
 func (e *env) Code(ctx context.Context, o rules.CodeOptions) (*rules.Grant, error) {
-	if e.r.codes == nil {
-		return nil, errNoCodes
+	if !e.r.has(rules.NeedCode) {
+		return nil, &rules.Unavailable{Reason: e.r.why(rules.NeedCode)}
 	}
 	if o.Client == 0 {
 		o.Client = rules.Client1

@@ -15,12 +15,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	gtypes "github.com/onsi/ginkgo/v2/types"
 
 	"tokenharness/internal/conform"
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/probe"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
@@ -68,7 +70,8 @@ func Run(ctx context.Context, o Options) *reports.Conformance {
 	}
 	cfg := o.Config
 	profile := rules.Profile(cfg.Profile)
-	c := &reports.Conformance{Profile: cfg.Profile, ClientAuth: string(cfg.ClientAuth), StartedAt: time.Now(), Target: redact.String(cfg.Target), TargetKind: "external"}
+	c := &reports.Conformance{Profile: cfg.Profile, ClientAuth: string(cfg.ClientAuth), StartedAt: time.Now(), Target: redact.String(cfg.Target), TargetKind: "external",
+		Capabilities: Capabilities(cfg, profile, nil)}
 	fail := func(err error) *reports.Conformance {
 		c.HarnessError = redact.String(err.Error())
 		c.FinishedAt = time.Now()
@@ -101,6 +104,7 @@ func Run(ctx context.Context, o Options) *reports.Conformance {
 	}
 	fmt.Fprintln(progress, "tokenharness:", t.Note)
 	c.Rules = Check(ctx, runner, profile, match, o.Procs, progress)
+	c.Capabilities = Capabilities(cfg, profile, c.Rules)
 	c.FinishedAt = time.Now()
 	Finish(c, t)
 	return c
@@ -235,6 +239,52 @@ func Finish(c *reports.Conformance, t *Target) {
 	if c.Summary.Failed > 0 && t != nil && t.Log != nil {
 		c.ServerLog = redact.String(t.Log())
 	}
+}
+
+// Capabilities says which grants cfg declares and, given the run's results
+// (nil: nothing was judged), which the run exercised: a declared grant at
+// least one of whose rules ran. Every other grant the harness knows is
+// listed as not exercised, with the reason: undeclared, or why its rules
+// were skipped.
+func Capabilities(cfg target.Config, profile rules.Profile, results []reports.RuleResult) *reports.Capabilities {
+	c := &reports.Capabilities{Grants: cfg.DeclaredGrants(), ClientAuth: string(cfg.ClientAuth), Exercised: []string{}, NotExercised: []reports.NotExercised{}}
+	if results == nil {
+		return c
+	}
+	byID := map[string]reports.RuleResult{}
+	for _, r := range results {
+		byID[r.ID] = r
+	}
+	for _, g := range oauth.Grants {
+		if !cfg.Declares(g) {
+			c.NotExercised = append(c.NotExercised, reports.NotExercised{Grant: g, Reason: "not declared: the target's GRANTS do not include it"})
+			continue
+		}
+		ran, why := false, ""
+		for _, r := range rules.For(profile) {
+			res, ok := byID[string(r.ID)]
+			if !ok || !slices.Contains(r.Grants(), g) {
+				continue
+			}
+			skipped := res.Status == reports.StatusSkipped || res.Status == reports.StatusWaived && strings.Contains(res.Reason, "(not run: ")
+			if !skipped {
+				ran = true
+				break
+			}
+			if why == "" {
+				why = res.Reason
+			}
+		}
+		switch {
+		case ran:
+			c.Exercised = append(c.Exercised, g)
+		case why != "":
+			c.NotExercised = append(c.NotExercised, reports.NotExercised{Grant: g, Reason: "declared, but every rule for it was skipped: " + why})
+		default:
+			c.NotExercised = append(c.NotExercised, reports.NotExercised{Grant: g, Reason: "declared, but no rule of profile " + string(profile) + " exercises it"})
+		}
+	}
+	return c
 }
 
 // Write writes the run's three files into dir/conformance: report.json,

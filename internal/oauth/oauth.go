@@ -21,6 +21,8 @@ const (
 	ParamClientSecret          = "client_secret"
 	ParamRefreshToken          = "refresh_token"
 	ParamScope                 = "scope"
+	ParamUsername              = "username"
+	ParamPassword              = "password"
 	ParamState                 = "state"
 	ParamResponseType          = "response_type"
 	ParamCodeVerifier          = "code_verifier"
@@ -35,11 +37,20 @@ const (
 	ParamErrorURI              = "error_uri"
 )
 
-// Grant types this harness exercises.
+// Grant types this harness knows (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6).
 const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
 )
+
+// Grants lists the grant types a target can declare (GRANTS), in
+// documentation order.
+var Grants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword}
+
+// DefaultGrants are the grants a target serves when it declares none.
+var DefaultGrants = []string{GrantAuthorizationCode, GrantRefreshToken}
 
 // PKCE code challenge methods (RFC 7636 §4.2).
 const (

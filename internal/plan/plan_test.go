@@ -51,6 +51,17 @@ func TestResolve(t *testing.T) {
 				t.Errorf("ClientAuth = %s, want client_secret_basic", c.ClientAuth)
 			}
 		}},
+		{name: "no GRANTS: codes and refresh tokens", env: env("TARGET", "https://a.example/oauth/token", "CLIENT_ID", "x"), check: func(t *testing.T, c target.Config) {
+			if strings.Join(c.Grants, ",") != "authorization_code,refresh_token" {
+				t.Errorf("Grants = %v", c.Grants)
+			}
+		}},
+		{name: "the mock as an m2m server", env: env("CONFIG", "../../fixtures/targets/mock-rfc6749-m2m.yaml"), check: func(t *testing.T, c target.Config) {
+			if strings.Join(c.Grants, ",") != "client_credentials" || c.CodeCmd != "" || c.AuthorizeURL != "" || c.RestrictedClientID == "" {
+				t.Errorf("got %s", c.Redacted())
+			}
+		}},
+		{name: "bad GRANTS", env: env("GRANTS", "client_credential"), wantErr: `GRANTS "client_credential" names "client_credential", which is not one of authorization_code|refresh_token|client_credentials|password`},
 		{name: "unknown profile", env: env("PROFILE", "nope"), wantErr: `PROFILE "nope" is not one of rfc6749|commoninja|dressipi|oauth21`},
 		{name: "unknown quirk", env: env("QUIRKS", "RFC0000-1-NOPE"), wantErr: `QUIRKS`},
 		{name: "external target needs a client", env: env("TARGET", "https://a.example/oauth/token"), wantErr: "CLIENT_ID is empty"},

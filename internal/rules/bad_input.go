@@ -115,7 +115,7 @@ var (
 		ID: "TH-INPUT-INVALID-UTF8", Level: SHOULD,
 		Source:   harness("input", `Malformed input is the client's error: invalid UTF-8 in a parameter gets a 4xx §5.2 error.`),
 		Summary:  "invalid UTF-8 in a parameter is rejected with a 4xx error",
-		Profiles: Everywhere(),
+		Profiles: Everywhere(), Needs: []Need{NeedGrantCode},
 		Send: &Send{From: FromNothing, Build: func(s *State) Request {
 			r := unknownCode(s)
 			r.Step = "send a code with invalid UTF-8"

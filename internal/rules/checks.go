@@ -283,6 +283,16 @@ func Present() Pred {
 	}}
 }
 
+// Absent: the member does not exist.
+func Absent() Pred {
+	return Pred{"is absent", func(v any, ok bool) error {
+		if ok {
+			return fmt.Errorf("is present (%s)", oauth.JSONKind(v))
+		}
+		return nil
+	}}
+}
+
 // NumberIfPresent: absent, or a JSON number.
 func NumberIfPresent() Pred {
 	return Pred{"is a JSON number when present", func(v any, ok bool) error {

@@ -99,7 +99,7 @@ var (
 		ID: "RFC6749-6-REFRESH-CLIENT-AUTH", Level: MUST,
 		Source:   rfc6749("6", `require client authentication for confidential clients or for any client that was issued client credentials (or with other authentication requirements)`),
 		Summary:  "a refresh without any client authentication is rejected",
-		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedGrantRefresh, NeedSecret},
 		Send:   refreshWith("refresh without client authentication", func(r *Request) { r.Auth = AuthOmit }),
 		Expect: []Check{Rejected(oauth.ErrInvalidClient, oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
 	}

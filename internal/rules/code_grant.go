@@ -25,7 +25,7 @@ var (
 		ID: "RFC6749-4.1.2-CODE-REPLAY-REVOKES", Level: SHOULD,
 		Source:   rfc6749("4.1.2", `... and SHOULD revoke (when possible) all tokens previously issued based on that authorization code.`),
 		Summary:  "replaying a code revokes the refresh token it issued",
-		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			g, x, rt, err := Tokens(ctx, e, CodeOptions{})
 			if err != nil {

@@ -20,7 +20,7 @@ var (
 		ID: "COMMONINJA-REFRESH-RESPONSE-FIELDS", Level: DOC,
 		Source:   commoninja("Refresh Token Flow", `Example Response: { "access_token": "NEW_ACCESS_TOKEN", "expires_in": "NEW_EXPIRATION_DATE" }`),
 		Summary:  "the refresh response carries access_token and expires_in",
-		Profiles: Only(Commoninja), Needs: []Need{NeedCode},
+		Profiles: Only(Commoninja), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Send:   refreshWith("refresh", func(*Request) {}),
 		Expect: []Check{Success(), Field(oauth.ParamExpiresIn, Present())},
 		Fault:  Fault{On: OnRefreshSuccess, DropField: oauth.ParamExpiresIn},

@@ -41,7 +41,7 @@ var (
 		ID: "DRESSIPI-REFRESH-REDIRECT-REQUIRED", Level: DOC,
 		Source:   dressipi("Body parameters", `redirect_uri string Required Valid values [ "urn:ietf:wg:oauth:2.0:oob:auto" ]`),
 		Summary:  "a refresh without redirect_uri is rejected",
-		Profiles: Only(Dressipi), Needs: []Need{NeedCode},
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Send:   refreshWith("refresh without redirect_uri", func(r *Request) { r.Form.Del(oauth.ParamRedirectURI) }),
 		Expect: []Check{Rejected(oauth.ErrInvalidRequest, oauth.ErrInvalidGrant)},
 	}
@@ -49,7 +49,7 @@ var (
 		ID: "DRESSIPI-REFRESH-REDIRECT-OOB", Level: DOC,
 		Source:   dressipi("Body parameters", `redirect_uri string Required Valid values [ "urn:ietf:wg:oauth:2.0:oob:auto" ]`),
 		Summary:  "a refresh with any other redirect_uri is rejected",
-		Profiles: Only(Dressipi), Needs: []Need{NeedCode},
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Send: refreshWith("refresh with another redirect_uri", func(r *Request) {
 			r.Form.Set(oauth.ParamRedirectURI, "https://tokenharness.invalid/callback")
 		}),
@@ -69,7 +69,7 @@ var (
 		ID: "DRESSIPI-CODE-REFRESH-TOKEN", Level: DOC,
 		Source:   dressipi("Post /oauth/token", `This allows the client to exchange a previously obtained grant code or refresh token for an access token for immediate use and a refresh token for subsequent requests.`),
 		Summary:  "the code exchange issues a refresh_token",
-		Profiles: Only(Dressipi), Needs: []Need{NeedCode}, Send: redeemFresh,
+		Profiles: Only(Dressipi), Needs: []Need{NeedCode, NeedGrantRefresh}, Send: redeemFresh,
 		Expect: []Check{Success(), Field(oauth.ParamRefreshToken, NonEmptyString())},
 		Fault:  Fault{On: OnCodeSuccess, DropField: oauth.ParamRefreshToken},
 	}

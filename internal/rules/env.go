@@ -55,6 +55,9 @@ type Client int
 const (
 	Client1 Client = 1 // CLIENT_ID / CLIENT_SECRET
 	Client2 Client = 2 // CLIENT2_ID / CLIENT2_SECRET
+	// ClientRestricted is RESTRICTED_CLIENT_ID / RESTRICTED_CLIENT_SECRET,
+	// a client not allowed the client_credentials grant.
+	ClientRestricted Client = 3
 )
 
 // Auth says how a request authenticates its client.

@@ -90,7 +90,7 @@ var (
 		ID: "RFC6749-5.2-INVALID-GRANT", Level: MUST,
 		Source:   rfc6749("5.2", `invalid_grant The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is invalid, expired, revoked ...`),
 		Summary:  "an unknown authorization code is rejected with invalid_grant",
-		Profiles: Everywhere(), Send: sendUnknownCode,
+		Profiles: Everywhere(), Send: sendUnknownCode, Needs: []Need{NeedGrantCode},
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
 	}
 	ErrorURICharset = Rule{

@@ -29,11 +29,12 @@ type Fault struct {
 type FaultOn string
 
 const (
-	OnSuccess        FaultOn = "success"         // 200 responses of either grant (the default)
+	OnSuccess        FaultOn = "success"         // 200 responses of any grant (the default)
 	OnError          FaultOn = "error"           // §5.2 error responses
 	OnAny            FaultOn = "any"             // every token-endpoint response
 	OnCodeSuccess    FaultOn = "code-success"    // 200 responses to authorization_code
 	OnRefreshSuccess FaultOn = "refresh-success" // 200 responses to refresh_token
+	OnCCSuccess      FaultOn = "cc-success"      // 200 responses to client_credentials
 )
 
 // Wire reports whether f corrupts the wire (as opposed to a behavioural fault).
@@ -57,6 +58,8 @@ func (f Fault) Applies(status int, grant string) bool {
 		return ok && grant == "authorization_code"
 	case OnRefreshSuccess:
 		return ok && grant == "refresh_token"
+	case OnCCSuccess:
+		return ok && grant == "client_credentials"
 	}
 	return false
 }

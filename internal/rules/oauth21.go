@@ -32,7 +32,7 @@ var (
 		ID: "OAUTH21-7.5.2-INVALID-REPLAY-KEEPS-TOKENS", Level: SHOULD,
 		Source:   oauth21("7.5.2", `The authorization server SHOULD NOT revoke any issued tokens when receiving a replayed authorization code that contains invalid parameters.`),
 		Summary:  "a replayed code with a wrong code_verifier does not revoke the tokens it issued",
-		Profiles: Only(OAuth21), Needs: []Need{NeedCode},
+		Profiles: Only(OAuth21), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			g, x, rt, err := Tokens(ctx, e, CodeOptions{PKCE: oauth.PKCES256})
 			if err != nil || rt == "" {

@@ -31,7 +31,7 @@ var rotationProfiles = Only(OAuth21)
 // revoking the old one to the server ("MAY"). A refresh token the harness
 // uses without any proof of possession is not sender-constrained, so for a
 // public client rotation is the method left.
-var rotationNeeds = []Need{NeedCode, NeedPublic}
+var rotationNeeds = []Need{NeedCode, NeedGrantRefresh, NeedPublic}
 
 // upscope is a scope no authorization server granted the harness.
 const upscope = "tokenharness.upscope"
@@ -41,7 +41,7 @@ var (
 		ID: "RFC6749-6-REFRESH-ACCESS-TOKEN", Level: MUST,
 		Source:   rfc6749("6", `If valid and authorized, the authorization server issues an access token as described in Section 5.1.`),
 		Summary:  "a valid refresh token yields a new access token",
-		Profiles: Everywhere(), Needs: []Need{NeedCode},
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedGrantRefresh},
 		Send:   refreshWith("refresh", func(*Request) {}),
 		Expect: []Check{Status(200), Field(oauth.ParamAccessToken, NonEmptyString()), HeaderToken(oauth.HeaderCacheControl, "no-store")},
 		Fault:  Fault{On: OnRefreshSuccess, DropField: oauth.ParamAccessToken},
@@ -50,7 +50,7 @@ var (
 		ID: "RFC6749-6-REFRESH-WRONG-SECRET", Level: MUST,
 		Source:   rfc6749("6", `authenticate the client if client authentication is included`),
 		Summary:  "a refresh with a wrong client secret is rejected with invalid_client",
-		Profiles: confidential(), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: confidential(), Needs: []Need{NeedCode, NeedGrantRefresh, NeedSecret},
 		Send:   refreshWith("refresh with a wrong secret", func(r *Request) { r.Auth = AuthWrongSecret }),
 		Expect: []Check{Rejected(oauth.ErrInvalidClient)},
 	}
@@ -58,7 +58,7 @@ var (
 		ID: "RFC6749-6-REFRESH-CLIENT-BOUND", Level: MUST,
 		Source:   rfc6749("6", `ensure that the refresh token was issued to the authenticated client`),
 		Summary:  "a refresh token issued to one client cannot be used by another",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedClient2},
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedGrantRefresh, NeedClient2},
 		Send:   refreshWith("refresh as the second client", func(r *Request) { r.Client = Client2 }),
 		Expect: []Check{Rejected(oauth.ErrInvalidGrant)},
 	}
@@ -71,7 +71,7 @@ var (
 		ID: "RFC6749-6-REFRESH-NO-UPSCOPE", Level: MUST,
 		Source:   rfc6749("6", `The requested scope MUST NOT include any scope not originally granted by the resource owner`),
 		Summary:  "a refresh cannot widen the scope originally granted: refused, or the extra scope ignored",
-		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedScope},
+		Profiles: Everywhere(), Needs: []Need{NeedCode, NeedGrantRefresh, NeedScope},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
 			if err != nil || rt == "" {
@@ -102,7 +102,7 @@ var (
 		ID: "RFC6749-6-REFRESH-INVALID", Level: MUST,
 		Source:   rfc6749("5.2", `invalid_grant The provided authorization grant ... or refresh token is invalid, expired, revoked`),
 		Summary:  "an unknown refresh token is rejected with invalid_grant",
-		Profiles: Everywhere(),
+		Profiles: Everywhere(), Needs: []Need{NeedGrantRefresh},
 		Send: &Send{From: FromNothing, Build: func(s *State) Request {
 			return Refresh(s.Env, "tokenharness-unknown-refresh-token-000000")
 		}},
@@ -116,7 +116,7 @@ var (
 		Summary: "a refresh request needs no redirect_uri",
 		Profiles: Everywhere().With(Dressipi,
 			Waive("the dressipi document requires redirect_uri on refresh; DRESSIPI-REFRESH-REDIRECT-REQUIRED checks that instead")),
-		Needs:  []Need{NeedCode},
+		Needs:  []Need{NeedCode, NeedGrantRefresh},
 		Send:   refreshWith("refresh without redirect_uri", func(r *Request) { r.Form.Del(oauth.ParamRedirectURI) }),
 		Expect: []Check{Success()},
 	}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,7 +68,28 @@ const (
 	NeedClient2 Need = "client2" // a second registered client (CLIENT2_ID)
 	NeedScope   Need = "scope"   // a configured SCOPE to request and widen
 	NeedAPIKey  Need = "apikey"  // an x-api-key header among HEADERS
+	// NeedRestricted is a registered client the target does not allow the
+	// client_credentials grant (RESTRICTED_CLIENT_ID).
+	NeedRestricted Need = "restricted"
+	// The grants a target declares it serves (GRANTS). NeedCode implies
+	// NeedGrantCode: a code source is of no use for an undeclared grant.
+	NeedGrantCode              Need = "grant-authorization-code"
+	NeedGrantRefresh           Need = "grant-refresh-token"
+	NeedGrantClientCredentials Need = "grant-client-credentials"
 )
+
+// Grant is the grant type a grant need stands for, or "".
+func (n Need) Grant() string {
+	switch n {
+	case NeedGrantCode:
+		return oauth.GrantAuthorizationCode
+	case NeedGrantRefresh:
+		return oauth.GrantRefreshToken
+	case NeedGrantClientCredentials:
+		return oauth.GrantClientCredentials
+	}
+	return ""
+}
 
 // Why says how to satisfy n, for skip reasons.
 func (n Need) Why() string {
@@ -86,8 +108,19 @@ func (n Need) Why() string {
 		return "needs a scope to request: set SCOPE"
 	case NeedAPIKey:
 		return "needs an API key header: set HEADERS='x-api-key: ...'"
+	case NeedRestricted:
+		return "needs a client the target does not allow the client_credentials grant: set RESTRICTED_CLIENT_ID (and RESTRICTED_CLIENT_SECRET)"
+	}
+	if g := n.Grant(); g != "" {
+		return UndeclaredGrant(g)
 	}
 	return "needs " + string(n)
+}
+
+// UndeclaredGrant is the skip reason of a rule for grant type g, which the
+// target does not declare.
+func UndeclaredGrant(g string) string {
+	return "the target does not declare the " + g + " grant: set GRANTS to the grants it serves, including " + g + " (e.g. GRANTS=" + strings.Join(oauth.DefaultGrants, ",") + "," + oauth.GrantClientCredentials + ")"
 }
 
 // Check is one expectation on an exchange. Desc is shown in reports; Fn
@@ -138,6 +171,22 @@ func (r Rule) Run(ctx context.Context, e Env) Outcome {
 		}
 	}
 	return o
+}
+
+// Grants are the grant types r exercises, from its needs: a code is the
+// authorization_code grant, a grant need its grant.
+func (r Rule) Grants() []string {
+	var out []string
+	for _, n := range r.Needs {
+		g := n.Grant()
+		if n == NeedCode {
+			g = oauth.GrantAuthorizationCode
+		}
+		if g != "" && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Expects lists the descriptions of r's checks, for reports.

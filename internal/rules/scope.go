@@ -21,7 +21,7 @@ var (
 		ID: "RFC6749-5.2-INVALID-SCOPE", Level: MUST,
 		Source:   rfc6749("5.2", `invalid_scope The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner.`),
 		Summary:  "a refresh asking for a malformed scope is rejected",
-		Profiles: scopeDocsSilent(), Needs: []Need{NeedCode},
+		Profiles: scopeDocsSilent(), Needs: []Need{NeedCode, NeedGrantRefresh},
 		// '"' is outside scope-token (%x21 / %x23-5B / %x5D-7E, §3.3).
 		// invalid_request ("otherwise malformed") is an allowed answer too.
 		Send: refreshWith(`refresh asking for scope read"tokenharness`, func(r *Request) {
@@ -36,7 +36,7 @@ var (
 		ID: "RFC6749-6-ROTATED-SCOPE-KEPT", Level: MUST,
 		Source:   rfc6749("6", `If a new refresh token is issued, the refresh token scope MUST be identical to that of the refresh token included by the client in the request.`),
 		Summary:  "a refresh token rotated on a narrowed refresh keeps the original scope",
-		Profiles: Only(OAuth21), Needs: []Need{NeedCode, NeedScope},
+		Profiles: Only(OAuth21), Needs: []Need{NeedCode, NeedGrantRefresh, NeedScope},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			scopes := strings.Fields(e.Scope())
 			if len(scopes) < 2 {

@@ -93,6 +93,12 @@ var (
 		Fault: Fault{On: OnSuccess, SetField: oauth.ParamAccessToken,
 			Value: "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJqdGkiOiJ0b2tlbmhhcm5lc3MtdmFyaWF0aW9uIn0.c2lnbmF0dXJlLW5vdC1jaGVja2Vk"},
 	}
+	VarCCRefreshToken = Variation{
+		ID: "VAR-CC-REFRESH-TOKEN", Summary: "client_credentials responses include a refresh token",
+		Why:      "RFC 6749 §4.4.3: A refresh token SHOULD NOT be included (SHOULD NOT, not MUST NOT: RFC6749-4.4.3-CC-NO-REFRESH warns, the run stays green).",
+		Profiles: []Profile{RFC6749, OAuth21},
+		Fault:    Fault{On: OnCCSuccess, SetField: oauth.ParamRefreshToken, Value: "tokenharness-variation-refresh-token"},
+	}
 	VarNoRotation = Variation{
 		ID: "VAR-NO-ROTATION", Summary: "refresh responses keep the refresh token",
 		Why:      "dressipi: It may return an updated refresh token (may, not must).",
@@ -103,5 +109,5 @@ var (
 // Variations lists every legal variation.
 func Variations() []Variation {
 	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
-		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg}
+		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken}
 }

@@ -8,7 +8,11 @@ package target
 import (
 	"errors"
 	"net/textproto"
+	"slices"
+	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"tokenharness/internal/oauth"
 )
@@ -47,8 +51,17 @@ type Config struct {
 	// check one client cannot use another's codes or tokens.
 	Client2ID     string `yaml:"client2_id"`
 	Client2Secret string `yaml:"client2_secret"`
-	RedirectURI   string `yaml:"redirect_uri"`
-	Scope         string `yaml:"scope"`
+	// RestrictedClientID and RestrictedClientSecret are a registered client
+	// the target does not allow the client_credentials grant, for the rule
+	// that expects unauthorized_client.
+	RestrictedClientID     string `yaml:"restricted_client_id"`
+	RestrictedClientSecret string `yaml:"restricted_client_secret"`
+	RedirectURI            string `yaml:"redirect_uri"`
+	Scope                  string `yaml:"scope"`
+	// Grants are the grant types the target declares it serves (GRANTS);
+	// empty means oauth.DefaultGrants. Rules for a grant the target does
+	// not declare are skipped with the reason.
+	Grants GrantList `yaml:"grants"`
 	// Headers are sent with every request (an API key, for example).
 	Headers   map[string]string `yaml:"headers"`
 	ReportDir string            `yaml:"report_dir"`
@@ -102,8 +115,11 @@ var Keys = []Key{
 	{"client_auth", "CLIENT_AUTH"},
 	{"client2_id", "CLIENT2_ID"},
 	{"client2_secret", "CLIENT2_SECRET"},
+	{"restricted_client_id", "RESTRICTED_CLIENT_ID"},
+	{"restricted_client_secret", "RESTRICTED_CLIENT_SECRET"},
 	{"redirect_uri", "REDIRECT_URI"},
 	{"scope", "SCOPE"},
+	{"grants", "GRANTS"},
 	{"headers", "HEADERS"},
 	{"report_dir", "REPORT_DIR"},
 	{"code_cmd", "CODE_CMD"},
@@ -128,3 +144,38 @@ func keyIndex(yamlKey string) int {
 // canonicalHeader is how header names are compared: HTTP names are
 // case-insensitive.
 func canonicalHeader(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
+
+// GrantList is the GRANTS setting: grant type names, written as a YAML
+// list or, like the variable, as one comma-separated string.
+type GrantList []string
+
+// ParseGrants splits a comma (or space) separated list of grant types.
+func ParseGrants(s string) GrantList {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+// UnmarshalYAML accepts grants: [a, b] and grants: a,b.
+func (g *GrantList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*g = ParseGrants(n.Value)
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*g = l
+	return nil
+}
+
+// DeclaredGrants are the grants the target serves: Grants, or
+// oauth.DefaultGrants when none are declared.
+func (c Config) DeclaredGrants() []string {
+	if len(c.Grants) == 0 {
+		return append([]string(nil), oauth.DefaultGrants...)
+	}
+	return append([]string(nil), c.Grants...)
+}
+
+// Declares reports whether the target declares grant type g.
+func (c Config) Declares(g string) bool { return slices.Contains(c.DeclaredGrants(), g) }

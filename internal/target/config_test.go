@@ -57,6 +57,14 @@ func TestValidate(t *testing.T) {
 		{"public client", func(c *Config) { c.ClientAuth, c.ClientSecret = oauth.AuthNone, "" }, nil, ""},
 		{"unset client auth is the caller's", func(c *Config) { c.ClientAuth, c.ClientSecret = "", "" }, nil, ""},
 		{"oob redirect", func(c *Config) { c.RedirectURI = "urn:ietf:wg:oauth:2.0:oob:auto" }, nil, ""},
+		{"client_credentials only", nil, map[string]string{"GRANTS": "client_credentials"}, ""},
+		{"grants with spaces", nil, map[string]string{"GRANTS": "authorization_code, refresh_token"}, ""},
+		{"unknown grant", nil, map[string]string{"GRANTS": "client_credentials,implicit"},
+			`config: GRANTS "client_credentials,implicit" names "implicit", which is not one of authorization_code|refresh_token|client_credentials|password: list the grants the target serves, e.g. GRANTS=client_credentials`},
+		{"grant twice", nil, map[string]string{"GRANTS": "client_credentials,client_credentials"},
+			`config: GRANTS "client_credentials,client_credentials" names client_credentials twice`},
+		{"restricted secret without id", nil, map[string]string{"RESTRICTED_CLIENT_SECRET": "s-123456"},
+			`config: RESTRICTED_CLIENT_SECRET is set but RESTRICTED_CLIENT_ID is empty: set RESTRICTED_CLIENT_ID too`},
 		{"unknown profile", nil, map[string]string{"PROFILE": "foo"},
 			`config: PROFILE "foo" is not one of rfc6749|commoninja|dressipi|oauth21: set PROFILE to one of them`},
 		{"empty profile", func(c *Config) { c.Profile = "" }, nil,
@@ -181,8 +189,11 @@ client_secret: th-secret-one-5f2c9a1e
 client_auth: client_secret_post
 client2_id: tokenharness-2
 client2_secret: th-secret-two-8b7d3c40
+restricted_client_id: tokenharness-3
+restricted_client_secret: th-secret-three-1234
 redirect_uri: http://127.0.0.1:8080/callback
 scope: read
+grants: authorization_code, client_credentials
 headers:
   x-api-key: k-123456
 report_dir: out/x
@@ -203,7 +214,9 @@ race_budget: 4s
 		Target: "https://auth.example.com/oauth/token", Profile: "commoninja",
 		ClientID: "tokenharness-1", ClientSecret: "th-secret-one-5f2c9a1e", ClientAuth: oauth.AuthPost,
 		Client2ID: "tokenharness-2", Client2Secret: "th-secret-two-8b7d3c40",
+		RestrictedClientID: "tokenharness-3", RestrictedClientSecret: "th-secret-three-1234",
 		RedirectURI: "http://127.0.0.1:8080/callback", Scope: "read",
+		Grants:  GrantList{"authorization_code", "client_credentials"},
 		Headers: map[string]string{"x-api-key": "k-123456"}, ReportDir: "out/x",
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
@@ -231,7 +244,7 @@ func TestLoadKeepsDefaults(t *testing.T) {
 func TestLoadStrict(t *testing.T) {
 	t.Parallel()
 	allowed := "allowed keys are target, profile, client_id, client_secret, client_auth, client2_id, client2_secret, " +
-		"redirect_uri, scope, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget"
+		"restricted_client_id, restricted_client_secret, redirect_uri, scope, grants, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget"
 	tests := []struct {
 		name, doc, want string
 	}{

@@ -39,6 +39,12 @@ func (c Config) describe(env string) string {
 		v = c.Client2ID
 	case "CLIENT2_SECRET":
 		v = maskSet(c.Client2Secret)
+	case "RESTRICTED_CLIENT_ID":
+		v = c.RestrictedClientID
+	case "RESTRICTED_CLIENT_SECRET":
+		v = maskSet(c.RestrictedClientSecret)
+	case "GRANTS":
+		v = strings.Join(c.Grants, ",")
 	case "REDIRECT_URI":
 		v = c.RedirectURI
 	case "SCOPE":

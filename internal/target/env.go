@@ -47,6 +47,12 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 		c.Client2ID = v
 	case "CLIENT2_SECRET":
 		c.Client2Secret = v
+	case "RESTRICTED_CLIENT_ID":
+		c.RestrictedClientID = v
+	case "RESTRICTED_CLIENT_SECRET":
+		c.RestrictedClientSecret = v
+	case "GRANTS":
+		c.Grants = ParseGrants(v)
 	case "REDIRECT_URI":
 		c.RedirectURI = strings.TrimSpace(v)
 	case "SCOPE":

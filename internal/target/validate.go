@@ -41,6 +41,10 @@ func (c Config) Validate(knownProfiles []string) error {
 		return c.bad("CLIENT2_SECRET is set but CLIENT2_ID is empty: set CLIENT2_ID too")
 	case c.Client2ID != "" && c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.Client2Secret == "":
 		return c.bad("CLIENT_AUTH=%s needs CLIENT2_SECRET for CLIENT2_ID %q", c.ClientAuth, c.Client2ID)
+	case c.RestrictedClientSecret != "" && c.RestrictedClientID == "":
+		return c.bad("RESTRICTED_CLIENT_SECRET is set but RESTRICTED_CLIENT_ID is empty: set RESTRICTED_CLIENT_ID too")
+	case c.RestrictedClientID != "" && c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.RestrictedClientSecret == "":
+		return c.bad("CLIENT_AUTH=%s needs RESTRICTED_CLIENT_SECRET for RESTRICTED_CLIENT_ID %q", c.ClientAuth, c.RestrictedClientID)
 	case c.RedirectURI != "" && !absoluteURI(c.RedirectURI):
 		return c.bad("REDIRECT_URI %q%s is not an absolute URI: use e.g. REDIRECT_URI=http://127.0.0.1:8080/callback", c.RedirectURI, c.from("redirect_uri"))
 	case c.AuthorizeURL != "" && !httpURL(c.AuthorizeURL):
@@ -53,6 +57,9 @@ func (c Config) Validate(knownProfiles []string) error {
 		return c.bad("RACE_BUDGET %v%s is not positive: use e.g. RACE_BUDGET=%v", c.RaceBudget, c.from("race_budget"), DefaultRaceBudget)
 	case c.ReportDir == "":
 		return c.bad("REPORT_DIR is empty%s: set it, e.g. REPORT_DIR=reports/out", c.from("report_dir"))
+	}
+	if err := c.validateGrants(); err != nil {
+		return err
 	}
 	for _, name := range sortedHeaderNames(c.Headers) {
 		if !validHeaderName(name) {
@@ -78,6 +85,22 @@ func (c Config) Validate(knownProfiles []string) error {
 		if !x509.NewCertPool().AppendCertsFromPEM(b) {
 			return c.bad("CA_FILE %s%s holds no PEM certificate: point it at a PEM file of CA certificates", c.CAFile, c.from("ca_file"))
 		}
+	}
+	return nil
+}
+
+// validateGrants checks GRANTS: known grant types, each once.
+func (c Config) validateGrants() error {
+	seen := map[string]bool{}
+	for _, g := range c.Grants {
+		if !contains(oauth.Grants, g) {
+			return c.bad("GRANTS %q%s names %q, which is not one of %s: list the grants the target serves, e.g. GRANTS=client_credentials",
+				strings.Join(c.Grants, ","), c.from("grants"), g, strings.Join(oauth.Grants, "|"))
+		}
+		if seen[g] {
+			return c.bad("GRANTS %q%s names %s twice", strings.Join(c.Grants, ","), c.from("grants"), g)
+		}
+		seen[g] = true
 	}
 	return nil
 }
@@ -146,8 +169,11 @@ func (c Config) Redacted() string {
 	add("client_auth", string(c.ClientAuth))
 	add("client2_id", c.Client2ID)
 	add("client2_secret", secret(c.Client2Secret))
+	add("restricted_client_id", c.RestrictedClientID)
+	add("restricted_client_secret", secret(c.RestrictedClientSecret))
 	add("redirect_uri", redact.String(c.RedirectURI))
 	add("scope", c.Scope)
+	add("grants", strings.Join(c.Grants, ","))
 	if len(c.Headers) > 0 {
 		names := sortedHeaderNames(c.Headers)
 		for i, n := range names {
@@ -184,9 +210,10 @@ func (c Config) RegisterSecrets(r *redact.Redactor) {
 	if r == nil {
 		r = redact.Default
 	}
-	r.Add(c.ClientSecret, c.Client2Secret)
+	r.Add(c.ClientSecret, c.Client2Secret, c.RestrictedClientSecret)
 	r.AddBasic(c.ClientID, c.ClientSecret)
 	r.AddBasic(c.Client2ID, c.Client2Secret)
+	r.AddBasic(c.RestrictedClientID, c.RestrictedClientSecret)
 	for name, v := range c.Headers {
 		lower := strings.ToLower(name)
 		for _, w := range secretHeaderWords {

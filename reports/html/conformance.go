@@ -26,6 +26,12 @@ type conformanceView struct {
 	Deviations                                          []ruleView
 	Rules                                               []ruleView
 	ServerLog                                           string
+	// Grants, Exercised and NotExercised show what the target declared and
+	// what the run did not check; HasCapabilities is false for reports
+	// written before GRANTS existed.
+	HasCapabilities   bool
+	Grants, Exercised string
+	NotExercised      []reports.NotExercised
 }
 
 type ruleView struct {
@@ -84,6 +90,14 @@ func Conformance(w io.Writer, r *reports.Conformance, opts ...Option) error {
 		Verdict:  r.Verdict, HarnessError: clean(r.HarnessError),
 		Summary:   reports.Summarize(r.Rules),
 		ServerLog: clean(r.ServerLog),
+	}
+	if cp := r.Capabilities; cp != nil {
+		v.HasCapabilities = true
+		v.Grants = clean(strings.Join(cp.Grants, ", "))
+		v.Exercised = clean(strings.Join(cp.Exercised, ", "))
+		for _, n := range cp.NotExercised {
+			v.NotExercised = append(v.NotExercised, reports.NotExercised{Grant: clean(n.Grant), Reason: clean(n.Reason)})
+		}
 	}
 	v.StatusBar = statusBar(v.Summary)
 	v.VerdictText = conformanceVerdictText(r.Verdict, v.Summary)

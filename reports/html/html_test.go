@@ -138,6 +138,28 @@ func countEvidence(c *reports.Conformance) int {
 	return n
 }
 
+// TestConformanceCapabilities: the header says which grants the target
+// declared, which were exercised and why the others were not.
+func TestConformanceCapabilities(t *testing.T) {
+	t.Parallel()
+	c := reportstest.Conformance()
+	if strings.Contains(renderConformance(t, c), `id="grants"`) {
+		t.Error("a report without capabilities shows a grants row")
+	}
+	c.Capabilities = &reports.Capabilities{Grants: []string{"client_credentials"}, ClientAuth: "client_secret_basic",
+		Exercised: []string{"client_credentials"}, NotExercised: []reports.NotExercised{{Grant: "authorization_code", Reason: "not declared: the target's GRANTS do not include it"}}}
+	page := renderConformance(t, c)
+	for _, want := range []string{
+		`<dd id="grants"><code>client_credentials</code></dd>`,
+		`<dd id="exercised"><code>client_credentials</code></dd>`,
+		`<tr><td><code>authorization_code</code></td><td>not declared: the target&#39;s GRANTS do not include it</td></tr>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}
+
 func TestConformanceVerdictBanner(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,14 +36,18 @@ type selfRun struct {
 	name    string
 	profile rules.Profile
 	file    string // fixtures/targets/<file>.yaml
+	// noCodes leaves the run without a code source, as a
+	// machine-to-machine target has none.
+	noCodes bool
 }
 
 var selfRuns = func() []selfRun {
 	var out []selfRun
 	for _, info := range rules.ProfileInfos {
-		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name)})
+		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name), false})
 	}
-	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public"})
+	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public", false},
+		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true})
 }()
 
 var (
@@ -76,7 +81,9 @@ func mock(t *testing.T, name string) target.Config {
 			closers = append(closers, m.Close)
 			env := map[string]string{"PROFILE": string(info.Name)}
 			env["TARGET"] = m.Base + mockserver.PathToken
-			env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
+			if !run.noCodes {
+				env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
+			}
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
 			cfg, err := plan.Resolve(func(k string) string { return env[k] })
 			if err != nil {
@@ -148,6 +155,53 @@ func TestCleanMockPassesEveryProfile(t *testing.T) {
 // TestEveryRuleIsKilledByItsQuirk is mutation testing with the mock's fault
 // switches as the mutants: a rule whose quirk the suite does not notice is
 // either a rule that checks nothing or a switch nobody wired.
+// TestClientCredentialsOnlyTarget: a target declaring only
+// client_credentials, with no code source, gets a meaningful run: the
+// client_credentials rules and the generic rules that need no code are
+// judged and pass, every rule that needs a code or a refresh token is
+// skipped saying which grant is undeclared, and the preflight recognises it.
+func TestClientCredentialsOnlyTarget(t *testing.T) {
+	t.Parallel()
+	cfg := mock(t, "rfc6749-m2m")
+	r, err := conform.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Preflight(context.Background()); err != nil {
+		t.Fatalf("preflight of a client_credentials-only target: %v", err)
+	}
+	verdicts := runAll(t, cfg)
+	byNeed := func(rule rules.Rule, n rules.Need) bool { return slices.Contains(rule.Needs, n) }
+	passed := 0
+	for _, rule := range rules.For(rules.RFC6749) {
+		v := verdicts[rule.ID]
+		switch {
+		case byNeed(rule, rules.NeedCode) || byNeed(rule, rules.NeedGrantCode):
+			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not declare the authorization_code grant: set GRANTS") {
+				t.Errorf("%s needs a code: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
+			}
+		case byNeed(rule, rules.NeedGrantRefresh):
+			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
+				t.Errorf("%s needs refresh tokens: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
+			}
+		case byNeed(rule, rules.NeedGrantClientCredentials):
+			if v.Status != conform.StatusPassed {
+				t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
+			}
+			passed++
+		default:
+			if v.Status != conform.StatusPassed {
+				t.Errorf("%s needs no code: got %s, want passed:\n%s", rule.ID, v.Status, v)
+			}
+		}
+	}
+	if passed < 8 {
+		t.Errorf("%d client_credentials rules passed, want every one of them", passed)
+	}
+	t.Logf("run rfc6749-m2m: %s", tally(verdicts))
+}
+
 func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 	t.Parallel()
 	// A mutant is a rule under a profile that enforces it; it may be tried in
