@@ -474,15 +474,22 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 	scope, narrowed := fam.scope, false
 	if asked, has := form[oauth.ParamScope]; has {
 		want, ok := parseScope(asked)
+		granted, _ := parseScope(fam.scope)
 		// RFC 6749 §5.2 invalid_scope: "The requested scope is invalid,
-		// unknown, malformed, ...". The fault ignores a malformed scope.
-		if !ok && !q.On(rules.InvalidScope.ID) {
+		// unknown, malformed, ...".
+		switch {
+		case ok:
+		case q.On(rules.InvalidScope.ID):
+			// The fault: the malformed scope is issued as asked.
+			want = strings.Fields(asked)
+			granted = want
+		case q.On(rules.VarUpscopeIgnored.ID):
+			// The variation: §3.3 lets the server ignore it, keeping the
+			// original scope and saying so.
+			want, narrowed = granted, true
+		default:
 			return fail(oauth.ErrInvalidScope, "scope has characters outside %x21 / %x23-5B / %x5D-7E")
 		}
-		if !ok {
-			want, _ = parseScope(fam.scope)
-		}
-		granted, _ := parseScope(fam.scope)
 		// RFC 6749 §6: "The requested scope MUST NOT include any scope not
 		// originally granted by the resource owner".
 		if !subset(want, granted) && !q.On(rules.RefreshNoUpscope.ID) {

@@ -2,11 +2,13 @@ package codes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -84,7 +86,13 @@ func (a *AuthorizeSource) Code(ctx context.Context, r Request) (string, error) {
 
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode < 300 || resp.StatusCode >= 400 || loc == "" {
-		return "", fail(&oauth.HTTPStatusError{Status: resp.StatusCode}, fmt.Sprintf("authorize: AUTHORIZE_URL answered %d%s, want a 3xx redirect whose Location carries code and state "+
+		var cause error = &oauth.HTTPStatusError{Status: resp.StatusCode}
+		if oe := refusal(resp.StatusCode, body); oe != nil {
+			// An OAuth refusal answered in place rather than redirected:
+			// the caller can still tell which error the server gave.
+			cause = errors.Join(oe, cause)
+		}
+		return "", fail(cause, fmt.Sprintf("authorize: AUTHORIZE_URL answered %d%s, want a 3xx redirect whose Location carries code and state "+
 			"(AUTHORIZE_URL must approve without a user; otherwise use CODE_CMD)", resp.StatusCode, snippet(body)))
 	}
 	params := redirectParams(loc)
@@ -123,6 +131,30 @@ func redirectParams(loc string) url.Values {
 }
 
 // snippet is the start of an error body on one line, redacted.
+// refusal reads an OAuth error from a 4xx answer to the authorization
+// request: a JSON object with "error", or a body that is nothing but an
+// error code (as some servers write it with a plain-text error page).
+func refusal(status int, body []byte) *oauth.Error {
+	if status < 400 || status >= 500 {
+		return nil
+	}
+	var obj struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &obj) == nil && obj.Error != "" {
+		return &oauth.Error{Code: obj.Error, Description: obj.Description, Status: status}
+	}
+	if code := strings.TrimSpace(string(body)); errorCode.MatchString(code) {
+		return &oauth.Error{Code: code, Status: status}
+	}
+	return nil
+}
+
+// errorCode is the shape of an OAuth error code: lower-case words joined
+// by underscores (invalid_request, access_denied, ...).
+var errorCode = regexp.MustCompile(`^[a-z]+(_[a-z]+)+$`)
+
 func snippet(b []byte) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
 	if s == "" {

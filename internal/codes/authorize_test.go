@@ -175,3 +175,33 @@ var (
 	_ Source = (*CommandSource)(nil)
 	_ Source = (*AuthorizeSource)(nil)
 )
+
+// TestAuthorizeRefusalInPlace: a 4xx answer carrying an OAuth error code,
+// as JSON or as the whole plain-text body, is reported as that *oauth.Error
+// (and still as the HTTP status), so a rule can tell a PKCE refusal from a
+// broken endpoint.
+func TestAuthorizeRefusalInPlace(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"error":"invalid_request","error_description":"code_challenge required"}`: "invalid_request",
+		"invalid_request\n": "invalid_request",
+		"<html>Bad Request</html>": "",
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, body, http.StatusBadRequest)
+		}))
+		_, err := Authorize(srv.URL, nil).Code(context.Background(), Request{ClientID: "c", State: "s"})
+		srv.Close()
+		var oe *oauth.Error
+		var se *oauth.HTTPStatusError
+		if !errors.As(err, &se) || se.Status != 400 {
+			t.Errorf("body %q: error %v does not carry the status", body, err)
+		}
+		switch {
+		case want == "" && errors.As(err, &oe):
+			t.Errorf("body %q: reported as OAuth error %q", body, oe.Code)
+		case want != "" && (!errors.As(err, &oe) || oe.Code != want):
+			t.Errorf("body %q: error %v, want OAuth error %s", body, err, want)
+		}
+	}
+}

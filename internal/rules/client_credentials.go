@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"net/url"
-	"slices"
 	"strings"
 
 	"tokenharness/internal/oauth"
@@ -110,18 +109,7 @@ var (
 			r := CCRequest(e, "client_credentials request asking for a scope beyond the client's")
 			asked := strings.TrimSpace(e.Scope() + " " + upscope)
 			r.Form.Set(oauth.ParamScope, asked)
-			x := e.Do(ctx, r)
-			if !Won(x) {
-				return Judge(x) // a refusal: Expect says which one
-			}
-			granted, said := x.Response.String(oauth.ParamScope)
-			switch {
-			case !said:
-				return Violated(x, "the request asking for %q was answered with tokens and no scope member, which under RFC 6749 §5.1 means the requested scope, including %q, was granted; a server that ignored the extra scope must say which scope it issued", asked, upscope)
-			case slices.Contains(strings.Fields(granted), upscope):
-				return Violated(x, "the token was issued with scope %q, which includes %q, a scope no server registers for the client", granted, upscope)
-			}
-			return Outcome{Note: "the server ignored the extra scope and issued " + granted}
+			return scopeNotGranted(e.Do(ctx, r), asked, upscope)
 		},
 		Expect: []Check{Rejected(oauth.ErrInvalidScope)},
 	}
@@ -136,23 +124,37 @@ var (
 		}),
 		Expect: []Check{Rejected(oauth.ErrUnauthorizedClient)},
 	}
-	// OAuth 2.1 omits the grant, following RFC 9700 §2.4. A refusal that
-	// judges the resource owner's credentials (invalid_grant) shows the
-	// server runs the grant; unsupported_grant_type, or unauthorized_client
-	// for this client, shows it does not let it be used.
+	// OAuth 2.1 omits the grant, following RFC 9700 §2.4. Evidence that a
+	// server uses it: tokens, or a refusal that judged the resource owner's
+	// credentials (invalid_grant, access_denied). unsupported_grant_type, or
+	// unauthorized_client for this client, shows it does not let it be used;
+	// any other refusal says neither.
 	PasswordGrantRemoved = Rule{
 		ID: "RFC9700-2.4-NO-PASSWORD-GRANT", Level: MUST,
 		Source:   rfc9700("2.4", `The resource owner password credentials grant [RFC6749] MUST NOT be used.`),
-		Summary:  "a password grant request is rejected with unsupported_grant_type",
+		Summary:  "a password grant request is refused as a grant the server does not serve",
 		Profiles: Only(OAuth21),
-		Send: &Send{From: FromNothing, Build: func(s *State) Request {
-			return Request{Step: "password grant request", Form: url.Values{
+		Flow: func(ctx context.Context, e Env) Outcome {
+			x := e.Do(ctx, Request{Step: "password grant request", Form: url.Values{
 				oauth.ParamGrantType: {oauth.GrantPassword},
 				oauth.ParamUsername:  {"tokenharness-user"},
 				oauth.ParamPassword:  {"tokenharness-password"},
-			}}
-		}},
-		Expect: []Check{Rejected(oauth.ErrUnsupportedGrantType, oauth.ErrUnauthorizedClient)},
+			}})
+			resp, err := x.Got()
+			switch {
+			case err != nil || resp.Status >= 500:
+				return Inconclusive(x, "the password grant request got %s", answerOf(x))
+			case Won(x):
+				return Violated(x, "the password grant issued tokens")
+			}
+			switch code := resp.ErrorCode(); code {
+			case oauth.ErrUnsupportedGrantType.Code, oauth.ErrUnauthorizedClient.Code:
+				return Outcome{Note: "refused with " + code}
+			case oauth.ErrInvalidGrant.Code, "access_denied":
+				return Violated(x, "the server runs the password grant: it judged the resource owner's credentials and refused with %s (status %d), where a server without the grant answers unsupported_grant_type", code, resp.Status)
+			}
+			return Inconclusive(x, "refused with %s: that does not say whether the server serves the password grant", answerOf(x))
+		},
 	}
 )
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"tokenharness/internal/oauth"
@@ -16,17 +17,47 @@ func scopeDocsSilent() Profiles {
 	return Everywhere().With(Commoninja, Waive("the commoninja"+why)).With(Dressipi, Waive("the dressipi"+why))
 }
 
+// scopeNotGranted judges tokens issued in answer to a request for scope
+// asked, of which extra may not be granted (never granted, beyond the
+// client's, or malformed). §3.3 lets a server "fully or partially ignore the
+// scope requested by the client", so tokens pass when the response names
+// the scope issued and it leaves extra out; §5.1 makes a response without
+// "scope" state that the requested scope was granted, extra included.
+// A refusal is for the rule's Expect to judge.
+func scopeNotGranted(x *oauth.Exchange, asked, extra string) Outcome {
+	if !Won(x) {
+		return Judge(x)
+	}
+	granted, said := x.Response.String(oauth.ParamScope)
+	switch {
+	case !said:
+		return Violated(x, "the request asking for %q was answered with tokens and no scope member, which under RFC 6749 §5.1 means the requested scope, %q included, was granted; a server that ignored it must say which scope it issued", asked, extra)
+	case slices.Contains(strings.Fields(granted), extra):
+		return Violated(x, "the token was issued with scope %q, which includes %q", granted, extra)
+	}
+	return Outcome{Note: "the server ignored " + extra + " and issued scope " + granted}
+}
+
 var (
 	InvalidScope = Rule{
 		ID: "RFC6749-5.2-INVALID-SCOPE", Level: MUST,
 		Source:   rfc6749("5.2", `invalid_scope The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner.`),
-		Summary:  "a refresh asking for a malformed scope is rejected",
+		Summary:  "a refresh asking for a malformed scope is refused, or the malformed scope ignored and the issued scope said",
 		Profiles: scopeDocsSilent(), Needs: []Need{NeedCode, NeedGrantRefresh},
 		// '"' is outside scope-token (%x21 / %x23-5B / %x5D-7E, §3.3).
-		// invalid_request ("otherwise malformed") is an allowed answer too.
-		Send: refreshWith(`refresh asking for scope read"tokenharness`, func(r *Request) {
-			r.Form.Set(oauth.ParamScope, `read"tokenharness`)
-		}),
+		// invalid_request ("otherwise malformed") is an allowed refusal too;
+		// so is ignoring the scope (§3.3), said in "scope".
+		Flow: func(ctx context.Context, e Env) Outcome {
+			_, x, rt, err := Tokens(ctx, e, CodeOptions{})
+			if err != nil || rt == "" {
+				return setupNoRefresh(x, err)
+			}
+			const malformed = `read"tokenharness`
+			r := Refresh(e, rt)
+			r.Step = "refresh asking for scope " + malformed
+			r.Form.Set(oauth.ParamScope, malformed)
+			return scopeNotGranted(e.Do(ctx, r), malformed, malformed)
+		},
 		Expect: []Check{Rejected(oauth.ErrInvalidScope, oauth.ErrInvalidRequest)},
 	}
 	// Only the rotating profile: a server that keeps its refresh token
