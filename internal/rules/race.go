@@ -149,7 +149,7 @@ var (
 		ID: "RFC9700-4.14.2-REFRESH-RACE", Level: MUST,
 		Source:   rfc9700("4.14.2", `Refresh token rotation: ... the previous refresh token is invalidated`),
 		Summary:  "of simultaneous refreshes with one rotating token, at most one succeeds",
-		Profiles: rotationProfiles, Needs: []Need{NeedCode, NeedGrantRefresh}, Race: true,
+		Profiles: rotationProfiles, Needs: rotationNeeds, Race: true,
 		Flow: func(ctx context.Context, e Env) Outcome {
 			return raceRepeatedly(ctx, e, "refreshes of one token", func(ctx context.Context) ([]Request, *oauth.Exchange, error) {
 				_, x, rt, err := Tokens(ctx, e, CodeOptions{})
