@@ -69,7 +69,9 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 	}
 	env := map[string]string{
 		"TARGET": base + "/oauth/token", "AUTHORIZE_URL": base + "/oauth/authorize",
-		"CONFIG": "../../fixtures/targets/mock-oauth21.yaml",
+		// The public client: RFC 9700 §4.14.2 binds the refresh race to public
+		// clients, and the code race runs for any client.
+		"CONFIG": "../../fixtures/targets/mock-oauth21-public.yaml",
 	}
 	cfg, err := plan.Resolve(func(k string) string { return env[k] })
 	if err != nil {
