@@ -184,7 +184,7 @@ func TestAuthorizeRefusalInPlace(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
 		`{"error":"invalid_request","error_description":"code_challenge required"}`: "invalid_request",
-		"invalid_request\n": "invalid_request",
+		"invalid_request\n":        "invalid_request",
 		"<html>Bad Request</html>": "",
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
