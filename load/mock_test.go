@@ -58,8 +58,12 @@ func TestMock_EveryProfilePasses(t *testing.T) {
 				p.RacePolicy = RaceGrace
 			}
 			cfg := mockConfig(t, pr, p)
+			// Correctness, not speed: latency goals are measured by make
+			// bench, and a loaded machine (or -race) puts p99 over the
+			// profiles' defaults, so the limit here only catches a stall.
+			cfg.Limits = map[string]float64{P99.Name: 5000}
 			if KneeRate.AppliesTo(pr.Name) {
-				cfg.Limits = map[string]float64{KneeRate.Name: 10}
+				cfg.Limits[KneeRate.Name] = 10
 			}
 			l := mustRun(t, cfg)
 			if l.Verdict != reports.VerdictPass {
