@@ -53,6 +53,10 @@ type Config struct {
 	MintWorkers int
 	// AllowRemote permits a non-loopback token URL (ALLOW_REMOTE=1).
 	AllowRemote bool
+	// StartAt is when the attack begins once the pool is minted (START_AT,
+	// see ParseStartAt): shards given the same time run together. Zero
+	// starts at once.
+	StartAt time.Time
 }
 
 // DefaultMaxLag is how far behind schedule (p99) the generator may fall
@@ -128,6 +132,9 @@ func autoClients(p Params) int {
 func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	r, err := prepare(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
 		return nil, err
 	}
 	return r.attack(ctx)

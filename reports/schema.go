@@ -179,6 +179,24 @@ type Load struct {
 	Histogram    []HistBucket      `json:"histogram"` // latency histogram
 	Scatter      []Point           `json:"scatter"`   // downsampled individual latencies
 	Shards       int               `json:"shards,omitempty"`
+	// ShardSkew is set on a merged report: how far apart the shards'
+	// attacks began.
+	ShardSkew *ShardSkew `json:"shard_skew,omitempty"`
+}
+
+// ShardSkew is how far apart the shards of a merged run began sending.
+type ShardSkew struct {
+	// SkewMS is the largest difference between two shards' attack starts.
+	SkewMS float64 `json:"skew_ms"`
+	// ToleranceMS is the skew up to which shards count as run together.
+	ToleranceMS float64 `json:"tolerance_ms"`
+	// Overlap is false when some shard began after another had finished
+	// its schedule: they ran one after the other.
+	Overlap bool `json:"overlap"`
+	// Allowed is true when the skew exceeded the tolerance and the shards
+	// were merged anyway (merge --allow-skew): the rates understate what
+	// was asked for and latencies are not those of the whole load.
+	Allowed bool `json:"allowed"`
 }
 
 // LoadParams are the run's parameters as resolved (defaults applied).

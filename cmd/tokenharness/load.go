@@ -42,6 +42,7 @@ func loadCmd(args []string) int {
 		workers    = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
 		clients    = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
 		shardFlag  = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
+		startAt    = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
 		reportDir  = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
 		limits     = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
 		maxLag     = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
@@ -80,6 +81,12 @@ func loadCmd(args []string) int {
 	// Before the mock starts or a token is minted: a limit the profile
 	// cannot measure is a configuration mistake, not a verdict.
 	if err := load.CheckLimits(pr, lim); err != nil {
+		return configError(err)
+	}
+
+	// Resolved once, now: an offset counts from the process's start.
+	at, err := load.ParseStartAt(*startAt, time.Now())
+	if err != nil {
 		return configError(err)
 	}
 
@@ -122,7 +129,7 @@ func loadCmd(args []string) int {
 		return configError(err)
 	}
 	cfg.TargetKind = targetKind
-	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag = pr, sh, lim, *maxLag
+	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt = pr, sh, lim, *maxLag, at
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
@@ -216,6 +223,13 @@ func printLoad(w io.Writer, l *reports.Load, dir string) {
 	}
 	if c.RaceGroups > 0 {
 		fmt.Fprintf(w, "  race groups: %d, winners %s, multi-winner groups %d\n", c.RaceGroups, countText(c.RaceWinners), c.MultiWinnerGroups)
+	}
+	if s := l.ShardSkew; s != nil {
+		fmt.Fprintf(w, "  shards began within %.1f ms of each other (tolerance %.1f ms)", s.SkewMS, s.ToleranceMS)
+		if s.Allowed {
+			fmt.Fprint(w, ": merged with -allow-skew, so the rates understate what was asked for")
+		}
+		fmt.Fprintln(w)
 	}
 	if l.Knee != nil {
 		fmt.Fprintf(w, "  knee: %.0f req/s (%s)\n", l.Knee.Rate, l.Knee.Reason)
