@@ -289,6 +289,13 @@ func params(r *reports.Load) []paramRow {
 	if r.Shards > 0 {
 		rows = append(rows, paramRow{"shards merged", strconv.Itoa(r.Shards)})
 	}
+	if sk := r.ShardSkew; sk != nil {
+		v := fmt.Sprintf("%s (tolerance %s)", fmtMS(sk.SkewMS), fmtMS(sk.ToleranceMS))
+		if sk.Allowed {
+			v += ": merged with -allow-skew; the shards did not run together, so the rates understate what was asked for"
+		}
+		rows = append(rows, paramRow{"shard start skew", v})
+	}
 	for _, k := range sortedKeys(p.Extra) {
 		rows = append(rows, paramRow{clean(k), clean(anyText(p.Extra[k]))})
 	}
