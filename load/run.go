@@ -16,6 +16,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/codes"
+	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/load/tokenpool"
 	"tokenharness/reports"
@@ -53,6 +54,9 @@ type Config struct {
 	MintWorkers int
 	// AllowRemote permits a non-loopback token URL (ALLOW_REMOTE=1).
 	AllowRemote bool
+	// Live, when set, receives every classified result as it arrives, for
+	// the metrics endpoint (METRICS_ADDR, see load/live).
+	Live *live.Recorder
 	// StartAt is when the attack begins once the pool is minted (START_AT,
 	// see ParseStartAt): shards given the same time run together. Zero
 	// starts at once.
@@ -262,6 +266,21 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	defer stopCtx()
 
 	capt := newCapture(tg, pc, pl.Schedule)
+	rec := cfg.Live
+	capt.onGroup = rec.RaceGroup
+	var poolState func() live.PoolState
+	if pool := tg.pool; pool != nil {
+		poolState = func() live.PoolState {
+			st := pool.Stats()
+			return live.PoolState{Slots: st.Slots, Idle: st.Idle, Retired: int(st.Retired), Exhausted: st.Exhausted, Rotated: st.Rotated}
+		}
+	}
+	rec.Start(cfg.Profile.Name, cfg.TargetKind, pl.Schedule.Hits(), func() float64 {
+		if b := pc.Began(); !b.IsZero() {
+			return pc.Rate(time.Since(b))
+		}
+		return 0
+	}, poolState)
 	an := (*analyzer)(nil)
 	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
 	stopper := newKneeStop(cfg.Profile, limitsOf(pl.Thresholds))
@@ -283,6 +302,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			for _, j := range capt.take(r) {
 				an.add(j.r, j.a)
 				prog.add(j.r, j.a)
+				observe(rec, j)
 				if out != nil {
 					if err := out.add(j.r); err != nil {
 						atk.Stop()
@@ -305,6 +325,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	for _, j := range capt.flush() {
 		an.add(j.r, j.a)
 		prog.add(j.r, j.a)
+		observe(rec, j)
 		if out != nil {
 			if err := out.add(j.r); err != nil {
 				return nil, err
@@ -333,6 +354,22 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		}
 	}
 	return l, nil
+}
+
+// observe hands a classified result to the live metrics, counted by
+// outcome as the report's outcomes count it.
+func observe(rec *live.Recorder, j judged) {
+	if rec == nil {
+		return
+	}
+	outcome := live.Succeeded
+	switch {
+	case j.a.failed():
+		outcome = live.UnexpectedFailure
+	case j.a.Class != ClassOK:
+		outcome = live.ExpectedFailure
+	}
+	rec.Observe(outcome, j.r.Code, j.a.Class, j.r.Latency, j.a.Lag, j.a.Class != ClassPoolExhausted)
 }
 
 // attackName names a run's results: the profile, and the shard when split,
@@ -456,6 +493,8 @@ type capture struct {
 	groups    map[int]*groupSeen
 	publicURL string // the token URL as results.bin shows it
 	one       []judged
+	// onGroup, when set, is told each race group's winners as it settles.
+	onGroup func(winners int)
 }
 
 type groupSeen struct {
@@ -515,7 +554,7 @@ func (c *capture) take(r *vegeta.Result) []judged {
 		return nil
 	}
 	delete(c.groups, id)
-	return g.settle()
+	return c.settle(g)
 }
 
 // flush settles the race groups whose results did not all arrive (the
@@ -530,10 +569,24 @@ func (c *capture) flush() []judged {
 	sort.Ints(ids)
 	var out []judged
 	for _, id := range ids {
-		out = append(out, c.groups[id].settle()...)
+		out = append(out, c.settle(c.groups[id])...)
 	}
 	clear(c.groups)
 	return out
+}
+
+// settle settles g (below), telling onGroup its winners.
+func (c *capture) settle(g *groupSeen) []judged {
+	if c.onGroup != nil {
+		winners := 0
+		for _, j := range g.pending {
+			if j.a.Class == ClassOK {
+				winners++
+			}
+		}
+		c.onGroup(winners)
+	}
+	return g.settle()
 }
 
 // settle decides the group's losers: an invalid_grant is a lost race, and

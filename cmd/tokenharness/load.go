@@ -18,6 +18,7 @@ import (
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
 	"tokenharness/load"
+	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/mockserver"
 	"tokenharness/reports"
@@ -35,25 +36,26 @@ func loadCmd(args []string) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	env := envFlags{fs: fs}
 	var (
-		list       = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
-		profile    = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
-		rate       = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
-		duration   = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
-		workers    = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
-		clients    = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
-		shardFlag  = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
-		startAt    = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
-		reportDir  = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
-		limits     = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
-		maxLag     = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
-		startRate  = env.float("start-rate", "START_RATE", "ramp: starting rate, req/s")
-		groupSize  = env.int("group-size", "GROUP_SIZE", "rotation-race: concurrent refreshes per token")
-		racePolicy = env.str("race-policy", "RACE_POLICY", "", "rotation-race: "+load.RaceStrict+"|"+load.RaceGrace+" (default "+load.RaceStrict+")")
-		every      = env.duration("every", "EVERY", "herd: wave period (the access-token lifetime)")
-		spikeRate  = env.float("spike-rate", "SPIKE_RATE", "spike: burst rate, req/s")
-		spikeAt    = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
-		spikeFor   = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
-		codeEvery  = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
+		list        = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
+		profile     = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
+		rate        = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
+		duration    = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
+		workers     = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
+		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		shardFlag   = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
+		metricsAddr = env.str("metrics-addr", "METRICS_ADDR", "", "serve live OpenMetrics of the run at http://ADDR/metrics (host:port, e.g. 127.0.0.1:9464; :9464 on every interface)")
+		startAt     = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
+		reportDir   = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
+		limits      = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
+		maxLag      = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
+		startRate   = env.float("start-rate", "START_RATE", "ramp: starting rate, req/s")
+		groupSize   = env.int("group-size", "GROUP_SIZE", "rotation-race: concurrent refreshes per token")
+		racePolicy  = env.str("race-policy", "RACE_POLICY", "", "rotation-race: "+load.RaceStrict+"|"+load.RaceGrace+" (default "+load.RaceStrict+")")
+		every       = env.duration("every", "EVERY", "herd: wave period (the access-token lifetime)")
+		spikeRate   = env.float("spike-rate", "SPIKE_RATE", "spike: burst rate, req/s")
+		spikeAt     = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
+		spikeFor    = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
+		codeEvery   = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -88,6 +90,18 @@ func loadCmd(args []string) int {
 	at, err := load.ParseStartAt(*startAt, time.Now())
 	if err != nil {
 		return configError(err)
+	}
+
+	// Listening first: a bad or busy address is one line before any work.
+	var rec *live.Recorder
+	if *metricsAddr != "" {
+		rec = live.New(sh.String())
+		url, stopMetrics, err := live.Serve(*metricsAddr, rec)
+		if err != nil {
+			return configError(err)
+		}
+		defer stopMetrics()
+		fmt.Fprintf(os.Stderr, "load: live metrics at %s\n", url)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -129,7 +143,7 @@ func loadCmd(args []string) int {
 		return configError(err)
 	}
 	cfg.TargetKind = targetKind
-	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt = pr, sh, lim, *maxLag, at
+	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
