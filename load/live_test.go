@@ -3,8 +3,8 @@ package load
 import (
 	"context"
 	"fmt"
-	"maps"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
