@@ -135,6 +135,7 @@ func TestCommand_ShardProcessesMergeToOneRun(t *testing.T) {
 			"THRESHOLDS=knee_rate=100"}, 2, "knee_rate (measured by ramp only) does not apply to profile herd", "started the bundled mock"},
 		{"START_AT in the past is refused up front", []string{"load"}, []string{"START_AT=2020-01-01T00:00:00Z"}, 2, "in the past", "started the bundled mock"},
 		{"START_AT not a time", []string{"load", "--start-at", "soon"}, nil, 2, "RFC 3339", "started the bundled mock"},
+		{"METRICS_ADDR without a port is refused up front", []string{"load"}, []string{"METRICS_ADDR=9464"}, 2, "host:port", "started the bundled mock"},
 		{"-list", []string{"load", "-list"}, nil, 0, "rotation-race", ""},
 		{"unknown profile", []string{"load"}, []string{"LOAD_PROFILE=stampede"}, 2, "herd|ramp|rotation-race|spike|soak|mixed", ""},
 		{"bad RATE", []string{"load"}, []string{"RATE=fast"}, 2, "RATE", ""},
