@@ -116,6 +116,26 @@ func TestCommand_ShardProcessesMergeToOneRun(t *testing.T) {
 		t.Errorf("merged shards %d verdict %s, single verdict %s", two.Shards, two.Verdict, one.Verdict)
 	}
 
+	// compare writes its page beside CURRENT, and removes a stale one when
+	// it refuses its input.
+	cc := exec.CommandContext(ctx, bin, "compare", "-baseline", filepath.Join(whole, "load", "herd", ReportJSON), "-current", filepath.Join(merged, ReportJSON))
+	// Latency of runs this short differs by more than the tolerances now
+	// and then: a regression (exit 1) writes the page too.
+	if out, _ := cc.CombinedOutput(); cc.ProcessState.ExitCode() > 1 {
+		t.Errorf("compare single run with merged: exit %d\n%s", cc.ProcessState.ExitCode(), out)
+	}
+	page, err := os.ReadFile(filepath.Join(merged, "compare.html"))
+	if err != nil || !bytes.Contains(page, []byte(`<svg class="chart compare-latency"`)) {
+		t.Errorf("compare.html beside the current report: %v", err)
+	}
+	cc = exec.CommandContext(ctx, bin, "compare", "-baseline", filepath.Join(t.TempDir(), "missing.json"), "-current", filepath.Join(merged, ReportJSON))
+	if out, _ := cc.CombinedOutput(); cc.ProcessState.ExitCode() != 2 {
+		t.Errorf("compare with a missing baseline: exit %d, want 2\n%s", cc.ProcessState.ExitCode(), out)
+	}
+	if _, err := os.Stat(filepath.Join(merged, "compare.html")); err == nil {
+		t.Error("a refused comparison left the earlier compare.html beside the current report")
+	}
+
 	// The command's other promises, while the binary is built.
 	tests := []struct {
 		name     string
