@@ -89,6 +89,16 @@ func Resolve(cfg Config) (Plan, error) {
 	if err := p.validate(pr.Workload); err != nil {
 		return Plan{}, err
 	}
+	if pr.Search {
+		switch {
+		case cfg.Shard.Sharded():
+			return Plan{}, fmt.Errorf("load: profile %s chooses each step from the last one's result and cannot be split into shards: unset SHARD", pr.Name)
+		case p.StartRate <= 0 || p.StartRate > p.Rate:
+			return Plan{}, fmt.Errorf("load: profile %s: START_RATE %g must be in (0, RATE=%g]", pr.Name, p.StartRate, p.Rate)
+		case p.SLOP99 <= 0:
+			return Plan{}, fmt.Errorf("load: profile %s: SLO_P99 %s must be positive", pr.Name, p.SLOP99)
+		}
+	}
 	group := uint64(1)
 	if pr.Workload == Race {
 		group = uint64(p.GroupSize)
@@ -140,6 +150,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	}
 	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
 		return nil, err
+	}
+	if cfg.Profile.Search {
+		return r.search(ctx)
 	}
 	return r.attack(ctx)
 }
@@ -246,17 +259,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		defer out.abort()
 	}
 
-	atk := vegeta.NewAttacker(
-		vegeta.Timeout(p.Timeout),
-		vegeta.Workers(min(p.Workers, 16)),
-		vegeta.MaxWorkers(p.Workers),
-		vegeta.Connections(int(p.Workers)),
-		vegeta.MaxBody(maxMintBody),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.KeepAlive(true),
-		vegeta.TLSConfig(cfg.Endpoint.TLS),
-		vegeta.Proxy(noProxy), // load goes to the target only
-	)
+	atk := newAttacker(cfg, p)
 	pc := newPacer(pl.Schedule)
 	// Bound the attack in time whatever the schedule does: its span, one
 	// request timeout to drain, and a margin.
@@ -268,19 +271,12 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	capt := newCapture(tg, pc, pl.Schedule)
 	rec := cfg.Live
 	capt.onGroup = rec.RaceGroup
-	var poolState func() live.PoolState
-	if pool := tg.pool; pool != nil {
-		poolState = func() live.PoolState {
-			st := pool.Stats()
-			return live.PoolState{Slots: st.Slots, Idle: st.Idle, Retired: int(st.Retired), Exhausted: st.Exhausted, Rotated: st.Rotated}
-		}
-	}
 	rec.Start(cfg.Profile.Name, cfg.TargetKind, pl.Schedule.Hits(), func() float64 {
 		if b := pc.Began(); !b.IsZero() {
 			return pc.Rate(time.Since(b))
 		}
 		return 0
-	}, poolState)
+	}, poolStateOf(tg))
 	an := (*analyzer)(nil)
 	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
 	stopper := newKneeStop(cfg.Profile, limitsOf(pl.Thresholds))
@@ -356,6 +352,19 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	return l, nil
 }
 
+// poolStateOf reads the refresh-token pool for the live metrics; nil when
+// the run has none (a race spends sealed tokens).
+func poolStateOf(tg *targeter) func() live.PoolState {
+	pool := tg.pool
+	if pool == nil {
+		return nil
+	}
+	return func() live.PoolState {
+		st := pool.Stats()
+		return live.PoolState{Slots: st.Slots, Idle: st.Idle, Retired: int(st.Retired), Exhausted: st.Exhausted, Rotated: st.Rotated}
+	}
+}
+
 // observe hands a classified result to the live metrics, counted by
 // outcome as the report's outcomes count it.
 func observe(rec *live.Recorder, j judged) {
@@ -370,6 +379,20 @@ func observe(rec *live.Recorder, j judged) {
 		outcome = live.ExpectedFailure
 	}
 	rec.Observe(outcome, j.r.Code, j.a.Class, j.r.Latency, j.a.Lag, j.a.Class != ClassPoolExhausted)
+}
+
+func newAttacker(cfg Config, p Params) *vegeta.Attacker {
+	return vegeta.NewAttacker(
+		vegeta.Timeout(p.Timeout),
+		vegeta.Workers(min(p.Workers, 16)),
+		vegeta.MaxWorkers(p.Workers),
+		vegeta.Connections(int(p.Workers)),
+		vegeta.MaxBody(maxMintBody),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.KeepAlive(true),
+		vegeta.TLSConfig(cfg.Endpoint.TLS),
+		vegeta.Proxy(noProxy), // load goes to the target only
+	)
 }
 
 // attackName names a run's results: the profile, and the shard when split,
@@ -424,7 +447,9 @@ func finish(l *reports.Load, pr Profile, p Params, ths []Threshold, maxLag time.
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag
 	}
-	if lag := l.GeneratorLag.P99; l.Valid && lag > ms(maxLag) {
+	// A capacity search judges each step on its latency from the intended
+	// send time, lag included, and records each step's lag as evidence.
+	if lag := l.GeneratorLag.P99; l.Valid && !pr.Search && lag > ms(maxLag) {
 		l.Valid = false
 		l.InvalidWhy = fmt.Sprintf("generator lag p99 %.1f ms > %s: the generator could not keep the schedule, so latency understates the truth (lower RATE, raise WORKERS, or split with SHARD=i/n)", lag, maxLag)
 	}
@@ -471,6 +496,10 @@ func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.
 	}
 	if d.CodeEvery != 0 {
 		lp.Extra["code_every"] = p.CodeEvery
+	}
+	if d.SLOP99 != 0 {
+		lp.Extra["slo_p99"] = p.SLOP99.String()
+		lp.Extra["slo_errors"] = p.SLOErrors
 	}
 	lp.Extra["workload"] = string(pr.Workload)
 	for _, t := range ths {

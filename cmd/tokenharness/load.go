@@ -56,6 +56,8 @@ func loadCmd(args []string) int {
 		spikeAt     = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
 		spikeFor    = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
 		codeEvery   = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
+		sloP99      = env.duration("slo-p99", "SLO_P99", "capacity: p99 latency each step must meet (default 100ms)")
+		sloErrors   = env.float("slo-errors", "SLO_ERRORS", "capacity: unexpected-failure ratio each step may reach (default 0.01)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -146,7 +148,8 @@ func loadCmd(args []string) int {
 	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
-		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
+		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery,
+		SLOP99: *sloP99, SLOErrors: *sloErrors}
 	if *reportDir == "" {
 		*reportDir = tc.ReportDir
 	}
@@ -245,6 +248,17 @@ func printLoad(w io.Writer, l *reports.Load, dir string) {
 		}
 		fmt.Fprintln(w)
 	}
+	if c := l.Capacity; c != nil {
+		fmt.Fprintf(w, "  capacity: %s %g req/s at p99 ≤ %g ms and errors ≤ %g (%s)\n", c.Bound, c.Rate, c.SLOP99MS, c.SLOErrorRate, c.Reason)
+		for _, s := range c.Steps {
+			verdict := "held"
+			if !s.Passed {
+				verdict = "broke: " + s.Why
+			}
+			fmt.Fprintf(w, "    step %g req/s: %d requests, p99 %.2f ms, %d unexpected failures, lag p99 %.2f ms — %s\n",
+				s.Rate, s.Requests, s.P99MS, s.UnexpectedFailures, s.LagP99MS, verdict)
+		}
+	}
 	if l.Knee != nil {
 		fmt.Fprintf(w, "  knee: %.0f req/s (%s)\n", l.Knee.Rate, l.Knee.Reason)
 	}
@@ -307,7 +321,8 @@ func printProfiles(w io.Writer) {
 		}{{"start-rate", d.StartRate > 0, d.StartRate}, {"group-size", d.GroupSize > 0, d.GroupSize},
 			{"every", d.Every > 0, d.Every}, {"spike-rate", d.SpikeRate > 0, d.SpikeRate},
 			{"spike-at", d.SpikeAt > 0, d.SpikeAt}, {"spike-for", d.SpikeFor > 0, d.SpikeFor},
-			{"code-every", d.CodeEvery > 0, d.CodeEvery}} {
+			{"code-every", d.CodeEvery > 0, d.CodeEvery}, {"slo-p99", d.SLOP99 > 0, d.SLOP99},
+			{"slo-errors", d.SLOP99 > 0, d.SLOErrors}} {
 			if x.set {
 				fmt.Fprintf(tw, ", %s %v", x.name, x.v)
 			}
