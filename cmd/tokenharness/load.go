@@ -156,7 +156,10 @@ func loadCmd(args []string) int {
 	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
 	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
 
-	if pl, err := load.Resolve(cfg); err == nil {
+	if pl, err := load.Resolve(cfg); err == nil && pr.Search {
+		fmt.Fprintf(os.Stderr, "load: %s: steps of %s from %g req/s up to %g req/s, p99 ≤ %s and errors ≤ %g, at up to %d workers, %s\n",
+			pr.Name, pl.Params.Duration, pl.Params.StartRate, pl.Params.Rate, pl.Params.SLOP99, pl.Params.SLOErrors, pl.Params.Workers, poolText(pl))
+	} else if err == nil {
 		fmt.Fprintf(os.Stderr, "load: %s: %d requests over %s at up to %d workers, %s\n",
 			pr.Name, pl.Schedule.Hits(), pl.Params.Duration, pl.Params.Workers, poolText(pl))
 	}
