@@ -69,6 +69,9 @@ func (pre *prepared) search(ctx context.Context) (*reports.Load, error) {
 		}
 		defer out.abort()
 	}
+	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
+		return nil, err
+	}
 	maxLag := cfg.MaxLag
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag

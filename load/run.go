@@ -148,9 +148,6 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
-		return nil, err
-	}
 	if cfg.Profile.Search {
 		return r.search(ctx)
 	}
@@ -260,6 +257,11 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	}
 
 	atk := newAttacker(cfg, p)
+	// As late as possible: files are open and the attacker is built, so
+	// shards given one START_AT differ only by what is left.
+	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
+		return nil, err
+	}
 	pc := newPacer(pl.Schedule)
 	// Bound the attack in time whatever the schedule does: its span, one
 	// request timeout to drain, and a margin.
