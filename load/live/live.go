@@ -13,7 +13,6 @@
 package live
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -201,10 +200,9 @@ func Serve(addr string, r *Recorder) (url string, stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.Handle(Path, r.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener is gone; the run goes on without metrics
-		}
-	}()
+	// Serve returns http.ErrServerClosed when stop closes it; any other
+	// error means the listener failed, and the run goes on without metrics.
+	go srv.Serve(ln) //nolint:errcheck
+
 	return "http://" + ln.Addr().String() + Path, func() { srv.Close() }, nil
 }
