@@ -10,7 +10,8 @@ import (
 )
 
 func TestCapacity(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the package's other tests: its subtests load the
+	// machine together and then leave it to the latency-sensitive ones.
 	tests := []struct {
 		name      string
 		as        *fakeAS

@@ -69,7 +69,8 @@ func requestsTotal(mf map[string]*dto.MetricFamily) (total float64, byOutcome ma
 // report. A strict mock gives race losers (expected failures); its race
 // quirk, groups with several winners.
 func TestLive_MetricsDuringARun(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the package's other tests: its subtests load the
+	// machine together and then leave it to the latency-sensitive ones.
 	for _, tt := range []struct {
 		pr     Profile
 		p      Params
