@@ -18,7 +18,7 @@ export LABELS PROCS SUITE_TIMEOUT TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET 
        RESTRICTED_CLIENT_ID RESTRICTED_CLIENT_SECRET GRANTS REDIRECT_URI SCOPE HEADERS REPORT_DIR CODE_CMD AUTHORIZE_URL TIMEOUT CA_FILE INSECURE \
        RACE_ATTEMPTS RACE_BUDGET RACE_WINDOW QUIRKS MOCK LOAD_PROFILE RATE DURATION WORKERS CLIENTS SHARD BASELINE CURRENT ALLOW_REMOTE \
        EVERY START_RATE GROUP_SIZE RACE_POLICY SPIKE_RATE SPIKE_AT SPIKE_FOR CODE_EVERY THRESHOLDS MAX_LAG \
-       P50_PCT P99_PCT THROUGHPUT_PCT SUCCESS_RATIO_PTS ERROR_RATE_PTS
+       P50_PCT P99_PCT THROUGHPUT_PCT SUCCESS_RATIO_PTS ERROR_RATE_PTS START_AT METRICS_ADDR COMPARE_HTML SLO_P99 SLO_ERRORS
 # testcontainers-go offline: no reaper (it would be pulled), no credential helpers.
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
@@ -102,7 +102,7 @@ bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs
 	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck
 
 merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
-	@$(BIN) merge -out $(OUT) $(SHARDS)
+	@$(BIN) merge $(if $(filter 1,$(ALLOW_SKEW)),-allow-skew) -out $(OUT) $(SHARDS)
 
 compare: $(BIN) ## compare CURRENT against BASELINE report.json; exit 1 on a regression
 	@$(BIN) compare

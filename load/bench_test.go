@@ -15,6 +15,7 @@ import (
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/rules"
+	"tokenharness/load/live"
 	"tokenharness/load/tokenpool"
 	"tokenharness/mockserver"
 )
@@ -226,7 +227,14 @@ func cpuTime() time.Duration {
 // classification, token capture, annotation and analysis (no file I/O).
 // It runs on one goroutine for every response, so it bounds the rate one
 // process can judge.
-func BenchmarkCapture(b *testing.B) {
+func BenchmarkCapture(b *testing.B) { benchCapture(b, nil) }
+
+// BenchmarkCapture_Live is BenchmarkCapture with the live metrics on
+// (METRICS_ADDR): what counting each result into the Prometheus
+// collectors adds to the per-result work.
+func BenchmarkCapture_Live(b *testing.B) { benchCapture(b, live.New("0/1")) }
+
+func benchCapture(b *testing.B, rec *live.Recorder) {
 	req := benchRequests()
 	toks := make([]string, 1024)
 	for i := range toks {
@@ -253,6 +261,7 @@ func BenchmarkCapture(b *testing.B) {
 		body[22] = byte('a' + (i/676)%26)
 		for _, j := range c.take(r) {
 			an.add(j.r, j.a)
+			observe(rec, j)
 		}
 		i++
 	}

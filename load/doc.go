@@ -38,4 +38,7 @@
 //
 // Merge rebuilds a report from the raw results of several shards
 // (SHARD=i/n, see load/shard), exactly as one run's would be computed.
+// Shards begin together at START_AT (ParseStartAt); Merge measures how far
+// apart their attacks began and refuses shards that did not run together
+// (SkewTolerance), whose merged rate would be a fraction of the one asked for.
 package load

@@ -28,6 +28,10 @@ type fakeAS struct {
 	// its first refresh issued (a lost-response retry), not a new one.
 	grace bool
 	delay time.Duration // added to every token response
+	// serial serves one token request at a time, each taking this long:
+	// a server whose capacity is 1/serial requests per second.
+	serial  time.Duration
+	serialM sync.Mutex
 	// deadRotation issues rotated refresh tokens it never accepts: a
 	// server whose rotation hands out dead tokens.
 	deadRotation bool
@@ -87,6 +91,11 @@ func (f *fakeAS) fail(w http.ResponseWriter, status int, code string) {
 func (f *fakeAS) token(w http.ResponseWriter, r *http.Request) {
 	if f.delay > 0 {
 		time.Sleep(f.delay)
+	}
+	if f.serial > 0 {
+		f.serialM.Lock()
+		time.Sleep(f.serial)
+		f.serialM.Unlock()
 	}
 	id, secret, ok := r.BasicAuth()
 	if !ok || id != fakeClientID || secret != fakeClientSecret {

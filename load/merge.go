@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/load/shard"
 	"tokenharness/reports"
@@ -21,6 +24,22 @@ import (
 // Duplicate access tokens are detected within each shard only: results.bin
 // holds no token, so a token issued once to each of two shards is not seen.
 func Merge(outDir string, dirs ...string) (*reports.Load, error) {
+	return MergeWith(outDir, MergeOptions{}, dirs...)
+}
+
+// MergeOptions relax Merge's checks.
+type MergeOptions struct {
+	// AllowSkew merges shards whose attacks did not begin together (see
+	// SkewTolerance); the report's shard_skew says so, and its rates
+	// understate what the shards sent together.
+	AllowSkew bool
+}
+
+// MergeWith is Merge with options. Shards whose attacks began further apart
+// than SkewTolerance are refused unless o.AllowSkew: their requests were
+// not sent together, so the merged rate would be a fraction of the one
+// asked for and the latencies would not be those of the whole load.
+func MergeWith(outDir string, o MergeOptions, dirs ...string) (*reports.Load, error) {
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("load: merge: no shard directories given")
 	}
@@ -59,6 +78,22 @@ func Merge(outDir string, dirs ...string) (*reports.Load, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	skew, err := shardSkew(pr, infos, results)
+	if err != nil {
+		return nil, err
+	}
+	if skew != nil && skew.SkewMS > skew.ToleranceMS {
+		if !o.AllowSkew {
+			apart := ""
+			if !skew.Overlap {
+				apart = ", one after the other"
+			}
+			return nil, fmt.Errorf("load: merge: the shards did not run together: their attacks began %s apart%s (tolerance %s); start every shard with the same START_AT, or merge anyway with --allow-skew",
+				msDuration(skew.SkewMS), apart, msDuration(skew.ToleranceMS))
+		}
+		skew.Allowed = true
+	}
+
 	start, span := first.StartedAt, first.Params.Duration
 	if len(results) > 0 {
 		start = results[0].Timestamp
@@ -105,7 +140,7 @@ func Merge(outDir string, dirs ...string) (*reports.Load, error) {
 	l := &reports.Load{
 		APIVersion: reports.APIVersion, Kind: reports.KindLoad, Profile: pr.Name,
 		Target: first.Target, TargetKind: first.TargetKind, StartedAt: startedAt, FinishedAt: an.lastEnd,
-		Valid: true, Shards: len(dirs), Params: reportParams(pr, first.Params, ths, shard.Whole),
+		Valid: true, Shards: len(dirs), ShardSkew: skew, Params: reportParams(pr, first.Params, ths, shard.Whole),
 	}
 	if l.FinishedAt.IsZero() {
 		l.FinishedAt = startedAt
@@ -173,4 +208,75 @@ func mapsEqual(a, b map[string]float64) bool {
 		}
 	}
 	return true
+}
+
+// SkewTolerance is how far apart shards' attacks may begin and still be
+// merged as one run: 5% of the schedule's span (the merged rate then
+// understates the one sent by at most that much), and at least 20 ms.
+func SkewTolerance(span time.Duration) time.Duration {
+	return max(span/20, 20*time.Millisecond)
+}
+
+// shardSkew measures when each shard's attack began: its earliest result
+// carries its first hit's intended send time (results are re-timed from
+// it), less that hit's offset in the shard's schedule. The shards' windows
+// (attack start to last response) overlap when the last to begin did so
+// before the first to finish was done. Shards that sent nothing are left
+// out; nil when fewer than two shards sent anything.
+func shardSkew(pr Profile, infos []RunInfo, results []vegeta.Result) (*reports.ShardSkew, error) {
+	type window struct{ first, end time.Time }
+	wins := map[string]*window{}
+	for i := range results {
+		r := &results[i]
+		w := wins[r.Attack]
+		if w == nil {
+			w = &window{first: r.Timestamp}
+			wins[r.Attack] = w
+		}
+		if r.Timestamp.Before(w.first) {
+			w.first = r.Timestamp
+		}
+		if e := r.Timestamp.Add(r.Latency); e.After(w.end) {
+			w.end = e
+		}
+	}
+	var lo, hi, firstEnd time.Time
+	var span time.Duration
+	n := 0
+	for _, in := range infos {
+		s, err := shard.Parse(in.Shard)
+		if err != nil {
+			return nil, fmt.Errorf("load: merge: %w", err)
+		}
+		w, ok := wins[attackName(Config{Profile: pr, Shard: s})]
+		if !ok {
+			continue
+		}
+		group := uint64(1)
+		if pr.Workload == Race {
+			group = uint64(max(in.Params.GroupSize, 1))
+		}
+		whole := pr.Pacer(in.Params)
+		span = whole.Span()
+		at0, _ := s.Split(whole, group).At(0)
+		began := w.first.Add(-at0)
+		if n == 0 || began.Before(lo) {
+			lo = began
+		}
+		if n == 0 || began.After(hi) {
+			hi = began
+		}
+		if n == 0 || w.end.Before(firstEnd) {
+			firstEnd = w.end
+		}
+		n++
+	}
+	if n < 2 {
+		return nil, nil
+	}
+	return &reports.ShardSkew{SkewMS: round3(ms(hi.Sub(lo))), ToleranceMS: ms(SkewTolerance(span)), Overlap: hi.Before(firstEnd)}, nil
+}
+
+func msDuration(v float64) time.Duration {
+	return time.Duration(v * float64(time.Millisecond)).Round(time.Millisecond)
 }

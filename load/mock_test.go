@@ -70,6 +70,13 @@ func TestMock_EveryProfilePasses(t *testing.T) {
 			if pr.Workload == Race {
 				want200 = want / uint64(cfg.Params.GroupSize) // at least one winner per group
 			}
+			if pr.Search { // every step's schedule, not only the first
+				want = 0
+				for _, s := range l.Capacity.Steps {
+					want += Constant(s.Rate, p.Duration).Hits()
+				}
+				want200 = want
+			}
 			if l.Requests != want || l.StatusCodes["200"] < want200 || l.StatusCodes["200"]+l.StatusCodes["400"] != want {
 				t.Errorf("requests %d, status %v; want %d requests, at least %d of them 200, the rest 400", l.Requests, l.StatusCodes, want, want200)
 			}

@@ -38,6 +38,10 @@ type Profile struct {
 	// recovery) from the report's series; nil when it has none. limits
 	// holds the run's threshold limits by metric name.
 	Finish func(l *reports.Load, p Params, limits map[string]float64)
+	// Search makes the run a capacity search (see capacity.go): steps of
+	// DURATION at constant rates, chosen one after another from the last
+	// step's result, instead of one schedule. Pacer is its first step.
+	Search bool
 }
 
 // Workload is the kind of request a profile sends.
@@ -96,6 +100,11 @@ type Params struct {
 	// CodeEvery makes every n-th request of the mixed profile a code
 	// exchange (a login); the rest are refreshes.
 	CodeEvery int `json:"code_every,omitempty"`
+	// SLOP99 and SLOErrors are the service level a capacity search holds
+	// each step to: p99 latency at most SLOP99 and at most SLOErrors of
+	// requests failing unexpectedly.
+	SLOP99    time.Duration `json:"slo_p99_ns,omitempty"`
+	SLOErrors float64       `json:"slo_errors,omitempty"`
 }
 
 // withDefaults fills zero fields of p from d.
@@ -133,6 +142,8 @@ func (p Params) withDefaults(d Params) Params {
 	if p.CodeEvery == 0 {
 		p.CodeEvery = d.CodeEvery
 	}
+	setD(&p.SLOP99, d.SLOP99)
+	setF(&p.SLOErrors, d.SLOErrors)
 	return p
 }
 
@@ -177,6 +188,9 @@ func (p Params) validate(w Workload) error {
 	}
 	if w == Race && p.RacePolicy != RaceStrict && p.RacePolicy != RaceGrace {
 		errs = append(errs, fmt.Sprintf("race policy %q is not one of %s|%s", p.RacePolicy, RaceStrict, RaceGrace))
+	}
+	if p.SLOP99 < 0 || p.SLOErrors < 0 || p.SLOErrors > 1 {
+		errs = append(errs, fmt.Sprintf("SLO p99 %s must be ≥ 0 and SLO errors %g in [0, 1]", p.SLOP99, p.SLOErrors))
 	}
 	if w == Mixed && p.CodeEvery < 1 {
 		errs = append(errs, fmt.Sprintf("code-every %d is not ≥ 1", p.CodeEvery))

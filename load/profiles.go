@@ -129,7 +129,7 @@ var (
 
 // Profiles is the registry, in the order -list shows them.
 func Profiles() []Profile {
-	return []Profile{Herd, Ramp, RotationRace, Spike, Soak, MixedTraffic}
+	return []Profile{Herd, Ramp, RotationRace, Spike, Soak, MixedTraffic, Capacity}
 }
 
 // minBucketRequests keeps near-empty intervals (the very start of a ramp)

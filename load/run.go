@@ -16,6 +16,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/codes"
+	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/load/tokenpool"
 	"tokenharness/reports"
@@ -53,6 +54,13 @@ type Config struct {
 	MintWorkers int
 	// AllowRemote permits a non-loopback token URL (ALLOW_REMOTE=1).
 	AllowRemote bool
+	// Live, when set, receives every classified result as it arrives, for
+	// the metrics endpoint (METRICS_ADDR, see load/live).
+	Live *live.Recorder
+	// StartAt is when the attack begins once the pool is minted (START_AT,
+	// see ParseStartAt): shards given the same time run together. Zero
+	// starts at once.
+	StartAt time.Time
 }
 
 // DefaultMaxLag is how far behind schedule (p99) the generator may fall
@@ -80,6 +88,16 @@ func Resolve(cfg Config) (Plan, error) {
 	}
 	if err := p.validate(pr.Workload); err != nil {
 		return Plan{}, err
+	}
+	if pr.Search {
+		switch {
+		case cfg.Shard.Sharded():
+			return Plan{}, fmt.Errorf("load: profile %s chooses each step from the last one's result and cannot be split into shards: unset SHARD", pr.Name)
+		case p.StartRate <= 0 || p.StartRate > p.Rate:
+			return Plan{}, fmt.Errorf("load: profile %s: START_RATE %g must be in (0, RATE=%g]", pr.Name, p.StartRate, p.Rate)
+		case p.SLOP99 <= 0:
+			return Plan{}, fmt.Errorf("load: profile %s: SLO_P99 %s must be positive", pr.Name, p.SLOP99)
+		}
 	}
 	group := uint64(1)
 	if pr.Workload == Race {
@@ -129,6 +147,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	r, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Profile.Search {
+		return r.search(ctx)
 	}
 	return r.attack(ctx)
 }
@@ -235,17 +256,12 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		defer out.abort()
 	}
 
-	atk := vegeta.NewAttacker(
-		vegeta.Timeout(p.Timeout),
-		vegeta.Workers(min(p.Workers, 16)),
-		vegeta.MaxWorkers(p.Workers),
-		vegeta.Connections(int(p.Workers)),
-		vegeta.MaxBody(maxMintBody),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.KeepAlive(true),
-		vegeta.TLSConfig(cfg.Endpoint.TLS),
-		vegeta.Proxy(noProxy), // load goes to the target only
-	)
+	atk := newAttacker(cfg, p)
+	// As late as possible: files are open and the attacker is built, so
+	// shards given one START_AT differ only by what is left.
+	if err := waitStart(ctx, cfg.StartAt, cfg.Progress); err != nil {
+		return nil, err
+	}
 	pc := newPacer(pl.Schedule)
 	// Bound the attack in time whatever the schedule does: its span, one
 	// request timeout to drain, and a margin.
@@ -255,6 +271,14 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	defer stopCtx()
 
 	capt := newCapture(tg, pc, pl.Schedule)
+	rec := cfg.Live
+	capt.onGroup = rec.RaceGroup
+	rec.Start(cfg.Profile.Name, cfg.TargetKind, pl.Schedule.Hits(), func() float64 {
+		if b := pc.Began(); !b.IsZero() {
+			return pc.Rate(time.Since(b))
+		}
+		return 0
+	}, poolStateOf(tg))
 	an := (*analyzer)(nil)
 	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
 	stopper := newKneeStop(cfg.Profile, limitsOf(pl.Thresholds))
@@ -276,6 +300,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 			for _, j := range capt.take(r) {
 				an.add(j.r, j.a)
 				prog.add(j.r, j.a)
+				observe(rec, j)
 				if out != nil {
 					if err := out.add(j.r); err != nil {
 						atk.Stop()
@@ -298,6 +323,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 	for _, j := range capt.flush() {
 		an.add(j.r, j.a)
 		prog.add(j.r, j.a)
+		observe(rec, j)
 		if out != nil {
 			if err := out.add(j.r); err != nil {
 				return nil, err
@@ -326,6 +352,49 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		}
 	}
 	return l, nil
+}
+
+// poolStateOf reads the refresh-token pool for the live metrics; nil when
+// the run has none (a race spends sealed tokens).
+func poolStateOf(tg *targeter) func() live.PoolState {
+	pool := tg.pool
+	if pool == nil {
+		return nil
+	}
+	return func() live.PoolState {
+		st := pool.Stats()
+		return live.PoolState{Slots: st.Slots, Idle: st.Idle, Retired: int(st.Retired), Exhausted: st.Exhausted, Rotated: st.Rotated}
+	}
+}
+
+// observe hands a classified result to the live metrics, counted by
+// outcome as the report's outcomes count it.
+func observe(rec *live.Recorder, j judged) {
+	if rec == nil {
+		return
+	}
+	outcome := live.Succeeded
+	switch {
+	case j.a.failed():
+		outcome = live.UnexpectedFailure
+	case j.a.Class != ClassOK:
+		outcome = live.ExpectedFailure
+	}
+	rec.Observe(outcome, j.r.Code, j.a.Class, j.r.Latency, j.a.Lag, j.a.Class != ClassPoolExhausted)
+}
+
+func newAttacker(cfg Config, p Params) *vegeta.Attacker {
+	return vegeta.NewAttacker(
+		vegeta.Timeout(p.Timeout),
+		vegeta.Workers(min(p.Workers, 16)),
+		vegeta.MaxWorkers(p.Workers),
+		vegeta.Connections(int(p.Workers)),
+		vegeta.MaxBody(maxMintBody),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.KeepAlive(true),
+		vegeta.TLSConfig(cfg.Endpoint.TLS),
+		vegeta.Proxy(noProxy), // load goes to the target only
+	)
 }
 
 // attackName names a run's results: the profile, and the shard when split,
@@ -380,7 +449,9 @@ func finish(l *reports.Load, pr Profile, p Params, ths []Threshold, maxLag time.
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag
 	}
-	if lag := l.GeneratorLag.P99; l.Valid && lag > ms(maxLag) {
+	// A capacity search judges each step on its latency from the intended
+	// send time, lag included, and records each step's lag as evidence.
+	if lag := l.GeneratorLag.P99; l.Valid && !pr.Search && lag > ms(maxLag) {
 		l.Valid = false
 		l.InvalidWhy = fmt.Sprintf("generator lag p99 %.1f ms > %s: the generator could not keep the schedule, so latency understates the truth (lower RATE, raise WORKERS, or split with SHARD=i/n)", lag, maxLag)
 	}
@@ -428,6 +499,10 @@ func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.
 	if d.CodeEvery != 0 {
 		lp.Extra["code_every"] = p.CodeEvery
 	}
+	if d.SLOP99 != 0 {
+		lp.Extra["slo_p99"] = p.SLOP99.String()
+		lp.Extra["slo_errors"] = p.SLOErrors
+	}
 	lp.Extra["workload"] = string(pr.Workload)
 	for _, t := range ths {
 		lp.Thresholds[t.Metric.Name] = t.String()
@@ -449,6 +524,8 @@ type capture struct {
 	groups    map[int]*groupSeen
 	publicURL string // the token URL as results.bin shows it
 	one       []judged
+	// onGroup, when set, is told each race group's winners as it settles.
+	onGroup func(winners int)
 }
 
 type groupSeen struct {
@@ -508,7 +585,7 @@ func (c *capture) take(r *vegeta.Result) []judged {
 		return nil
 	}
 	delete(c.groups, id)
-	return g.settle()
+	return c.settle(g)
 }
 
 // flush settles the race groups whose results did not all arrive (the
@@ -523,10 +600,24 @@ func (c *capture) flush() []judged {
 	sort.Ints(ids)
 	var out []judged
 	for _, id := range ids {
-		out = append(out, c.groups[id].settle()...)
+		out = append(out, c.settle(c.groups[id])...)
 	}
 	clear(c.groups)
 	return out
+}
+
+// settle settles g (below), telling onGroup its winners.
+func (c *capture) settle(g *groupSeen) []judged {
+	if c.onGroup != nil {
+		winners := 0
+		for _, j := range g.pending {
+			if j.a.Class == ClassOK {
+				winners++
+			}
+		}
+		c.onGroup(winners)
+	}
+	return g.settle()
 }
 
 // settle decides the group's losers: an invalid_grant is a lost race, and

@@ -26,6 +26,7 @@ var tiny = map[string]Params{
 	"spike":         {Rate: 50, SpikeRate: 300, SpikeAt: 400 * time.Millisecond, SpikeFor: 300 * time.Millisecond, Duration: 1500 * time.Millisecond},
 	"soak":          {Rate: 100, Duration: 1500 * time.Millisecond},
 	"mixed":         {Rate: 100, CodeEvery: 5, Duration: time.Second},
+	"capacity":      {StartRate: 50, Rate: 200, Duration: 300 * time.Millisecond, SLOP99: time.Second},
 }
 
 // testConfig is a run against base with a lag limit loose enough for the
@@ -210,14 +211,17 @@ func TestRun_ResultsFileHoldsNoToken(t *testing.T) {
 }
 
 // runShards runs every shard of cfg concurrently, as separate processes
-// would, and returns their directories.
+// would, starting their attacks together (START_AT), and returns their
+// directories.
 func runShards(t *testing.T, cfg Config, n uint64) []string {
 	t.Helper()
 	dirs := make([]string, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	startAt := time.Now().Add(time.Second) // time enough to mint each shard's pool
 	for i := range n {
 		c := cfg
+		c.StartAt = startAt
 		c.Shard = shard.Shard{I: i, N: n}
 		c.Dir = filepath.Join(t.TempDir(), c.Shard.Name())
 		dirs[i] = c.Dir
@@ -248,7 +252,9 @@ func TestMerge_ShardsAddUpToOneRun(t *testing.T) {
 
 			dirs := runShards(t, testConfig(t, pr, p, srv.URL), 3)
 			out := t.TempDir()
-			merged, err := Merge(out, dirs...)
+			// Totals are the point here; how far apart shards in one busy
+			// test process begin is TestMerge_ReportsTheSkewOfShardsRunTogether's.
+			merged, err := MergeWith(out, MergeOptions{AllowSkew: true}, dirs...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,6 +276,55 @@ func TestMerge_ShardsAddUpToOneRun(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// Shards run one after the other sent their requests at half the rate asked
+// for; merging them as one run would report that rate as the run's.
+func TestMerge_RefusesShardsThatDidNotRunTogether(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true})
+	cfg := testConfig(t, Soak, Params{Rate: 100, Duration: 500 * time.Millisecond}, srv.URL)
+	var dirs []string
+	for i := range uint64(2) {
+		c := cfg
+		c.Shard = shard.Shard{I: i, N: 2}
+		c.Dir = filepath.Join(t.TempDir(), c.Shard.Name())
+		mustRun(t, c)
+		dirs = append(dirs, c.Dir)
+	}
+	_, err := Merge(t.TempDir(), dirs...)
+	if err == nil || !strings.Contains(err.Error(), "did not run together") || !strings.Contains(err.Error(), "one after the other") {
+		t.Fatalf("merging shards run one after the other: err = %v, want a refusal", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("refusal is more than one line: %q", err)
+	}
+	l, err := MergeWith(t.TempDir(), MergeOptions{AllowSkew: true}, dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := l.ShardSkew
+	if sk == nil || !sk.Allowed || sk.Overlap || sk.SkewMS < 450 { // shard 0 sends its last request at 480 ms
+		t.Fatalf("shard_skew = %+v, want allowed, no overlap, skew ≥ 450 ms", sk)
+	}
+	if l.Rate > 75 {
+		t.Errorf("rate %g req/s: shards one after the other cannot have sent at the 100 req/s asked for", l.Rate)
+	}
+}
+
+func TestMerge_ReportsTheSkewOfShardsRunTogether(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAS(t, &fakeAS{rotate: true})
+	// Two seconds: a 100 ms tolerance, room for two shards in one busy
+	// test process to be scheduled a few tens of milliseconds apart.
+	dirs := runShards(t, testConfig(t, Soak, Params{Rate: 100, Duration: 2 * time.Second}, srv.URL), 2)
+	l, err := Merge(t.TempDir(), dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk := l.ShardSkew; sk == nil || sk.Allowed || !sk.Overlap || sk.SkewMS > sk.ToleranceMS || sk.ToleranceMS != 100 {
+		t.Errorf("shard_skew = %+v; want within a 100 ms tolerance, overlapping, not allowed-over", sk)
 	}
 }
 

@@ -53,6 +53,9 @@ type Observation struct {
 	// LowerBound marks Value as only a bound: the true figure is above it
 	// (a spike not recovered by the end of the run).
 	LowerBound bool
+	// UpperBound marks Value as only a bound the true figure is below (a
+	// capacity search whose first step broke its SLO).
+	UpperBound bool
 	// Status is empty when Value is set, else reports.StatusNotApplicable
 	// or reports.StatusInconclusive.
 	Status string
@@ -140,6 +143,12 @@ func (t Threshold) judgeObservation(o Observation) string {
 		return reports.StatusPassed
 	case o.LowerBound:
 		return reports.StatusInconclusive
+	case o.UpperBound && t.AtLeast && c <= 0:
+		return reports.StatusFailed
+	case o.UpperBound && !t.AtLeast && c <= 0:
+		return reports.StatusPassed
+	case o.UpperBound:
+		return reports.StatusInconclusive
 	case t.AtLeast && c >= 0, !t.AtLeast && c <= 0:
 		return reports.StatusPassed
 	}
@@ -171,7 +180,7 @@ var (
 		Doc:     "most refreshes of one token that succeeded in any race group where the server rotated",
 		Observe: observeRaceWinners}
 	DeadAfterRefresh = Metric{Name: "dead_after_refresh", Correctness: true,
-		Profiles: []string{"herd", "ramp", "spike", "soak", "mixed"}, // the workloads that spend rotated tokens again
+		Profiles: []string{"herd", "ramp", "spike", "soak", "mixed", "capacity"}, // the workloads that spend rotated tokens again
 		Doc:      "refresh tokens returned by a successful refresh and rejected on first use",
 		Observe: func(l *reports.Load) Observation {
 			c := l.Correctness
@@ -242,7 +251,7 @@ var steadyProfiles = []string{"soak", "mixed", "rotation-race"}
 
 // Metrics lists every metric, for -list and for overrides.
 func Metrics() []Metric {
-	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth}
+	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth, CapacityRate}
 }
 
 // metricByName finds a metric by its name.

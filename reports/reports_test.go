@@ -146,6 +146,15 @@ func TestLoadValidate(t *testing.T) {
 			`verdict is "pass" but threshold "multi_winner_groups" failed`},
 		{"invalid without a reason", func(l *reports.Load) { l.Valid = false }, "invalid_why is empty"},
 		{"invalid with a reason", func(l *reports.Load) { l.Valid, l.InvalidWhy = false, "generator lag" }, ""},
+		{"capacity whose steps hold every request", func(l *reports.Load) {
+			l.Capacity = &reports.Capacity{Rate: 100, Bound: reports.CapacityExact, Steps: []reports.CapacityStep{{Rate: 100, Requests: l.Requests}}}
+		}, ""},
+		{"capacity with an unknown bound", func(l *reports.Load) {
+			l.Capacity = &reports.Capacity{Rate: 100, Bound: "about", Steps: []reports.CapacityStep{{Rate: 100, Requests: l.Requests}}}
+		}, "capacity.bound"},
+		{"capacity steps that miss requests", func(l *reports.Load) {
+			l.Capacity = &reports.Capacity{Rate: 100, Bound: reports.CapacityBelow, Steps: []reports.CapacityStep{{Rate: 100, Requests: 1}}}
+		}, "every request belongs to one step"},
 		{"harness error", func(l *reports.Load) { l.Verdict, l.HarnessError, l.Valid = reports.VerdictError, "no target", false }, ""},
 		{"invalid run judged as error", func(l *reports.Load) {
 			l.Verdict, l.Valid, l.InvalidWhy = reports.VerdictError, false, "generator lag p99 250 ms"

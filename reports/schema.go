@@ -179,6 +179,57 @@ type Load struct {
 	Histogram    []HistBucket      `json:"histogram"` // latency histogram
 	Scatter      []Point           `json:"scatter"`   // downsampled individual latencies
 	Shards       int               `json:"shards,omitempty"`
+	// Capacity is the capacity profile's finding, with every step's
+	// evidence.
+	Capacity *Capacity `json:"capacity,omitempty"`
+	// ShardSkew is set on a merged report: how far apart the shards'
+	// attacks began.
+	ShardSkew *ShardSkew `json:"shard_skew,omitempty"`
+}
+
+// Capacity bounds: the figure is the capacity, or only an upper or lower
+// bound on it.
+const (
+	CapacityExact   = "exact"    // Rate held the SLO, the next step up (within 10%) did not
+	CapacityBelow   = "below"    // the first step, at Rate, broke the SLO: capacity < Rate
+	CapacityAtLeast = "at_least" // every step up to Rate held: capacity ≥ Rate
+)
+
+// Capacity is the highest arrival rate that met the SLO in a capacity search.
+type Capacity struct {
+	Rate         float64        `json:"rate"`
+	Bound        string         `json:"bound"`
+	Reason       string         `json:"reason"`
+	SLOP99MS     float64        `json:"slo_p99_ms"`
+	SLOErrorRate float64        `json:"slo_error_rate"`
+	Steps        []CapacityStep `json:"steps"`
+}
+
+// CapacityStep is one constant-rate step of a capacity search.
+type CapacityStep struct {
+	Rate               float64 `json:"rate"`
+	Requests           uint64  `json:"requests"`
+	P99MS              float64 `json:"p99_ms"`
+	UnexpectedFailures uint64  `json:"unexpected_failures"`
+	ErrorRate          float64 `json:"error_rate"`
+	LagP99MS           float64 `json:"lag_p99_ms"`
+	Passed             bool    `json:"passed"`
+	Why                string  `json:"why,omitempty"` // what broke the SLO
+}
+
+// ShardSkew is how far apart the shards of a merged run began sending.
+type ShardSkew struct {
+	// SkewMS is the largest difference between two shards' attack starts.
+	SkewMS float64 `json:"skew_ms"`
+	// ToleranceMS is the skew up to which shards count as run together.
+	ToleranceMS float64 `json:"tolerance_ms"`
+	// Overlap is false when some shard began after another had finished
+	// its schedule: they ran one after the other.
+	Overlap bool `json:"overlap"`
+	// Allowed is true when the skew exceeded the tolerance and the shards
+	// were merged anyway (merge --allow-skew): the rates understate what
+	// was asked for and latencies are not those of the whole load.
+	Allowed bool `json:"allowed"`
 }
 
 // LoadParams are the run's parameters as resolved (defaults applied).

@@ -157,6 +157,16 @@ func (l *Load) Validate() error {
 			p.addf("outcomes add up to %d requests, not %d: succeeded + expected_failures + unexpected_failures must be requests", n, l.Requests)
 		}
 	}
+	if c := l.Capacity; c != nil {
+		p.oneOf("capacity.bound", c.Bound, []string{CapacityExact, CapacityBelow, CapacityAtLeast})
+		var n uint64
+		for _, st := range c.Steps {
+			n += st.Requests
+		}
+		if len(c.Steps) == 0 || n != l.Requests {
+			p.addf("capacity: %d steps holding %d requests, the report %d: every request belongs to one step", len(c.Steps), n, l.Requests)
+		}
+	}
 	unjudged := false
 	for i, t := range l.Thresholds {
 		if t.Name == "" {

@@ -18,6 +18,7 @@ import (
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
 	"tokenharness/load"
+	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/mockserver"
 	"tokenharness/reports"
@@ -35,24 +36,28 @@ func loadCmd(args []string) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	env := envFlags{fs: fs}
 	var (
-		list       = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
-		profile    = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
-		rate       = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
-		duration   = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
-		workers    = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
-		clients    = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
-		shardFlag  = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
-		reportDir  = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
-		limits     = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
-		maxLag     = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
-		startRate  = env.float("start-rate", "START_RATE", "ramp: starting rate, req/s")
-		groupSize  = env.int("group-size", "GROUP_SIZE", "rotation-race: concurrent refreshes per token")
-		racePolicy = env.str("race-policy", "RACE_POLICY", "", "rotation-race: "+load.RaceStrict+"|"+load.RaceGrace+" (default "+load.RaceStrict+")")
-		every      = env.duration("every", "EVERY", "herd: wave period (the access-token lifetime)")
-		spikeRate  = env.float("spike-rate", "SPIKE_RATE", "spike: burst rate, req/s")
-		spikeAt    = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
-		spikeFor   = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
-		codeEvery  = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
+		list        = fs.Bool("list", false, "list the profiles with their parameters and thresholds, then exit")
+		profile     = env.str("profile", "LOAD_PROFILE", "herd", "load profile: "+strings.Join(load.Names(), "|"))
+		rate        = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
+		duration    = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
+		workers     = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
+		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		shardFlag   = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
+		metricsAddr = env.str("metrics-addr", "METRICS_ADDR", "", "serve live OpenMetrics of the run at http://ADDR/metrics (host:port, e.g. 127.0.0.1:9464; :9464 on every interface)")
+		startAt     = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
+		reportDir   = env.str("report-dir", "REPORT_DIR", target.DefaultReportDir, "reports go to REPORT_DIR/load/<profile>[/shard-i-of-n]")
+		limits      = env.str("thresholds", "THRESHOLDS", "", "override threshold limits: name=limit,… (names: "+metricNames()+")")
+		maxLag      = env.duration("max-lag", "MAX_LAG", "generator lag p99 above which the run is invalid (0: "+load.DefaultMaxLag.String()+")")
+		startRate   = env.float("start-rate", "START_RATE", "ramp: starting rate, req/s")
+		groupSize   = env.int("group-size", "GROUP_SIZE", "rotation-race: concurrent refreshes per token")
+		racePolicy  = env.str("race-policy", "RACE_POLICY", "", "rotation-race: "+load.RaceStrict+"|"+load.RaceGrace+" (default "+load.RaceStrict+")")
+		every       = env.duration("every", "EVERY", "herd: wave period (the access-token lifetime)")
+		spikeRate   = env.float("spike-rate", "SPIKE_RATE", "spike: burst rate, req/s")
+		spikeAt     = env.duration("spike-at", "SPIKE_AT", "spike: when the burst starts (default DURATION/3)")
+		spikeFor    = env.duration("spike-for", "SPIKE_FOR", "spike: how long the burst lasts (default DURATION/6)")
+		codeEvery   = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
+		sloP99      = env.duration("slo-p99", "SLO_P99", "capacity: p99 latency each step must meet (default 100ms)")
+		sloErrors   = env.float("slo-errors", "SLO_ERRORS", "capacity: unexpected-failure ratio each step may reach (default 0.01)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -81,6 +86,24 @@ func loadCmd(args []string) int {
 	// cannot measure is a configuration mistake, not a verdict.
 	if err := load.CheckLimits(pr, lim); err != nil {
 		return configError(err)
+	}
+
+	// Resolved once, now: an offset counts from the process's start.
+	at, err := load.ParseStartAt(*startAt, time.Now())
+	if err != nil {
+		return configError(err)
+	}
+
+	// Listening first: a bad or busy address is one line before any work.
+	var rec *live.Recorder
+	if *metricsAddr != "" {
+		rec = live.New(sh.String())
+		url, stopMetrics, err := live.Serve(*metricsAddr, rec)
+		if err != nil {
+			return configError(err)
+		}
+		defer stopMetrics()
+		fmt.Fprintf(os.Stderr, "load: live metrics at %s\n", url)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -122,17 +145,21 @@ func loadCmd(args []string) int {
 		return configError(err)
 	}
 	cfg.TargetKind = targetKind
-	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag = pr, sh, lim, *maxLag
+	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
-		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery}
+		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery,
+		SLOP99: *sloP99, SLOErrors: *sloErrors}
 	if *reportDir == "" {
 		*reportDir = tc.ReportDir
 	}
 	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
 	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
 
-	if pl, err := load.Resolve(cfg); err == nil {
+	if pl, err := load.Resolve(cfg); err == nil && pr.Search {
+		fmt.Fprintf(os.Stderr, "load: %s: steps of %s from %g req/s up to %g req/s, p99 ≤ %s and errors ≤ %g, at up to %d workers, %s\n",
+			pr.Name, pl.Params.Duration, pl.Params.StartRate, pl.Params.Rate, pl.Params.SLOP99, pl.Params.SLOErrors, pl.Params.Workers, poolText(pl))
+	} else if err == nil {
 		fmt.Fprintf(os.Stderr, "load: %s: %d requests over %s at up to %d workers, %s\n",
 			pr.Name, pl.Schedule.Hits(), pl.Params.Duration, pl.Params.Workers, poolText(pl))
 	}
@@ -217,6 +244,24 @@ func printLoad(w io.Writer, l *reports.Load, dir string) {
 	if c.RaceGroups > 0 {
 		fmt.Fprintf(w, "  race groups: %d, winners %s, multi-winner groups %d\n", c.RaceGroups, countText(c.RaceWinners), c.MultiWinnerGroups)
 	}
+	if s := l.ShardSkew; s != nil {
+		fmt.Fprintf(w, "  shards began within %.1f ms of each other (tolerance %.1f ms)", s.SkewMS, s.ToleranceMS)
+		if s.Allowed {
+			fmt.Fprint(w, ": merged with -allow-skew, so the rates understate what was asked for")
+		}
+		fmt.Fprintln(w)
+	}
+	if c := l.Capacity; c != nil {
+		fmt.Fprintf(w, "  capacity: %s %g req/s at p99 ≤ %g ms and errors ≤ %g (%s)\n", c.Bound, c.Rate, c.SLOP99MS, c.SLOErrorRate, c.Reason)
+		for _, s := range c.Steps {
+			verdict := "held"
+			if !s.Passed {
+				verdict = "broke: " + s.Why
+			}
+			fmt.Fprintf(w, "    step %g req/s: %d requests, p99 %.2f ms, %d unexpected failures, lag p99 %.2f ms — %s\n",
+				s.Rate, s.Requests, s.P99MS, s.UnexpectedFailures, s.LagP99MS, verdict)
+		}
+	}
 	if l.Knee != nil {
 		fmt.Fprintf(w, "  knee: %.0f req/s (%s)\n", l.Knee.Rate, l.Knee.Reason)
 	}
@@ -279,7 +324,8 @@ func printProfiles(w io.Writer) {
 		}{{"start-rate", d.StartRate > 0, d.StartRate}, {"group-size", d.GroupSize > 0, d.GroupSize},
 			{"every", d.Every > 0, d.Every}, {"spike-rate", d.SpikeRate > 0, d.SpikeRate},
 			{"spike-at", d.SpikeAt > 0, d.SpikeAt}, {"spike-for", d.SpikeFor > 0, d.SpikeFor},
-			{"code-every", d.CodeEvery > 0, d.CodeEvery}} {
+			{"code-every", d.CodeEvery > 0, d.CodeEvery}, {"slo-p99", d.SLOP99 > 0, d.SLOP99},
+			{"slo-errors", d.SLOP99 > 0, d.SLOErrors}} {
 			if x.set {
 				fmt.Fprintf(tw, ", %s %v", x.name, x.v)
 			}

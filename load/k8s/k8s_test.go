@@ -5,16 +5,22 @@ package k8s
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"tokenharness/internal/plan"
 	"tokenharness/load"
 	"tokenharness/load/shard"
 )
@@ -94,5 +100,74 @@ func TestManifests_ShardsAndMergeAgree(t *testing.T) {
 	}
 	if len(args) < 3 || args[0] != "merge" || fmt.Sprint(args[3:]) != fmt.Sprint(want) {
 		t.Errorf("merge args %v; want merge -out DIR %v", args, want)
+	}
+}
+
+// loadVariables are the variables `tokenharness load` reads: those its -h
+// lists (each flag names its variable as "($NAME)"), the target settings it
+// resolves through internal/plan, and ALLOW_REMOTE.
+func loadVariables(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "tokenharness")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "tokenharness/cmd/tokenharness")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, _ := exec.CommandContext(ctx, bin, "load", "-h").CombinedOutput() // -h exits 2 after printing
+	vars := map[string]bool{"ALLOW_REMOTE": true}
+	for _, m := range regexp.MustCompile(`\(\$([A-Z0-9_]+)\)`).FindAllStringSubmatch(string(out), -1) {
+		vars[m[1]] = true
+	}
+	if !vars["START_AT"] || !vars["SHARD"] {
+		t.Fatalf("load -h does not list START_AT and SHARD:\n%s", out)
+	}
+	for _, v := range plan.ConformanceVars() {
+		vars[v] = true
+	}
+	return vars
+}
+
+// The load Job's variables, set or suggested in comments, are all ones the
+// command reads, and START_AT is one instant for every pod: filled in when
+// the manifest is applied, refused in one line if it is not.
+func TestManifests_LoadJobSpeaksTheCommandsLanguage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	t.Parallel()
+	vars := loadVariables(t)
+	j := readJobs(t, "indexed-job.yaml")[0]
+	env := map[string]string{}
+	for _, e := range j.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+		if !vars[e.Name] && e.Name != "JOB_COMPLETION_INDEX" {
+			t.Errorf("indexed-job.yaml sets %s, which tokenharness load does not read", e.Name)
+		}
+	}
+	raw, err := os.ReadFile("indexed-job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`#\s*- \{name: ([A-Z0-9_]+)`).FindAllStringSubmatch(string(raw), -1) {
+		if !vars[m[1]] {
+			t.Errorf("indexed-job.yaml suggests %s in a comment, which tokenharness load does not read", m[1])
+		}
+	}
+	if args := j.Spec.Template.Spec.Containers[0].Args; len(args) == 0 || args[0] != "load" {
+		t.Errorf("load Job args %v, want load", args)
+	}
+
+	if env["START_AT"] != "${START_AT}" || !strings.Contains(string(raw), "envsubst '$START_AT'") {
+		t.Fatalf("START_AT = %q, want ${START_AT} filled by the envsubst the header shows", env["START_AT"])
+	}
+	now := time.Now()
+	at := now.Add(2 * time.Minute).UTC().Format(time.RFC3339) // what the header's date command gives
+	if _, err := load.ParseStartAt(strings.ReplaceAll(env["START_AT"], "${START_AT}", at), now); err != nil {
+		t.Errorf("START_AT as applied: %v", err)
+	}
+	if _, err := load.ParseStartAt(env["START_AT"], now); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("START_AT applied without envsubst: %v, want a one-line refusal", err)
 	}
 }

@@ -93,7 +93,9 @@ func (p *Pool) Retire(slot int) {
 
 // Stats are the pool's counters.
 type Stats struct {
-	Slots     int
+	Slots int
+	Idle  int // slots ready to lend now
+
 	Exhausted uint64 // Takes that found no idle slot
 	Retired   uint64 // slots dropped because their token was rejected
 	Rotated   uint64 // Puts that carried a new token
@@ -101,7 +103,7 @@ type Stats struct {
 
 // Stats returns the counters so far.
 func (p *Pool) Stats() Stats {
-	return Stats{Slots: len(p.tokens), Exhausted: p.exhausted.Load(), Retired: p.retired.Load(), Rotated: p.rotated.Load()}
+	return Stats{Slots: len(p.tokens), Idle: len(p.idle), Exhausted: p.exhausted.Load(), Retired: p.retired.Load(), Rotated: p.rotated.Load()}
 }
 
 // Sealed is a read-only list of one-shot items (refresh tokens a race spends

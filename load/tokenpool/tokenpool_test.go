@@ -31,7 +31,7 @@ func TestPool_LendsRotatesAndRetires(t *testing.T) {
 	}
 	p.Retire(s2)
 	got := p.Stats()
-	want := Stats{Slots: 2, Exhausted: 1, Retired: 1, Rotated: 1}
+	want := Stats{Slots: 2, Idle: 1, Exhausted: 1, Retired: 1, Rotated: 1} // slot 1 was put back, slot 2 retired
 	if got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}

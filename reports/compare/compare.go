@@ -227,6 +227,19 @@ func compareLoad(b, c *reports.Load, tol Tolerances) (Result, error) {
 		increase("duplicate_access_tokens", b.Correctness.DuplicateAccessTokens, c.Correctness.DuplicateAccessTokens),
 		increase("dead_after_refresh", b.Correctness.DeadAfterRefresh, c.Correctness.DeadAfterRefresh),
 	}
+	if b.Capacity != nil && c.Capacity != nil {
+		// The capacity profile's figure is what it gates on: a fall beyond
+		// the throughput tolerance is a regression.
+		m := relative("capacity_rate", b.Capacity.Rate, c.Capacity.Rate, tol.ThroughputPct, "down")
+		if b.Capacity.Bound != c.Capacity.Bound || b.Capacity.Bound != reports.CapacityExact {
+			r.Notes = append(r.Notes, fmt.Sprintf("capacity_rate is a bound in at least one run (baseline %s %g, current %s %g req/s): compare the step evidence",
+				b.Capacity.Bound, b.Capacity.Rate, c.Capacity.Bound, c.Capacity.Rate))
+		}
+		if b.Capacity.SLOP99MS != c.Capacity.SLOP99MS || b.Capacity.SLOErrorRate != c.Capacity.SLOErrorRate {
+			r.Notes = append(r.Notes, "the runs searched for capacity under different SLOs")
+		}
+		r.Metrics = append([]Metric{m}, r.Metrics...)
+	}
 	r.Metrics = append(r.Metrics, errorRates(b, c, tol.ErrorRatePts)...)
 	r.Thresholds = thresholds(b.Thresholds, c.Thresholds)
 	r.Notes = append(r.Notes, unjudgedNotes(b.Thresholds, c.Thresholds)...)

@@ -325,3 +325,37 @@ func TestCompareLoadUnjudgedThresholds(t *testing.T) {
 		t.Errorf("thresholds %+v: want p99_ms regressed from not_applicable", r.Thresholds)
 	}
 }
+
+func TestCompareCapacity(t *testing.T) {
+	t.Parallel()
+	withCapacity := func(rate float64, bound string) *reports.Load {
+		l := reportstest.Load(10, 50)
+		l.Profile = "capacity"
+		l.Capacity = &reports.Capacity{Rate: rate, Bound: bound, SLOP99MS: 100, SLOErrorRate: 0.01}
+		return l
+	}
+	for _, tc := range []struct {
+		base, cur *reports.Load
+		regressed bool
+		note      string
+	}{
+		{withCapacity(400, reports.CapacityExact), withCapacity(380, reports.CapacityExact), false, ""},
+		{withCapacity(400, reports.CapacityExact), withCapacity(300, reports.CapacityExact), true, ""},
+		{withCapacity(400, reports.CapacityExact), withCapacity(50, reports.CapacityBelow), true, "a bound"},
+	} {
+		r, err := Compare(tc.base, tc.cur, DefaultTolerances())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := metric(t, r, "capacity_rate")
+		if m.Regressed != tc.regressed || !r.Regressed == tc.regressed {
+			t.Errorf("capacity %g → %g: regressed %v (run %v), want %v", tc.base.Capacity.Rate, tc.cur.Capacity.Rate, m.Regressed, r.Regressed, tc.regressed)
+		}
+		if tc.note != "" && !strings.Contains(strings.Join(r.Notes, "\n"), tc.note) {
+			t.Errorf("notes %q lack %q", r.Notes, tc.note)
+		}
+	}
+	if r, _ := Compare(reportstest.Load(10, 50), reportstest.Load(10, 50), DefaultTolerances()); strings.Contains(r.Metrics[0].Name, "capacity") {
+		t.Error("capacity_rate compared for reports without a capacity")
+	}
+}

@@ -125,3 +125,9 @@ func number(v float64) string {
 	s := strconv.FormatFloat(v, 'f', 3, 64)
 	return strings.TrimRight(strings.TrimRight(s, "0"), ".")
 }
+
+// Texts are the metric's figures as Write prints them: baseline, current,
+// change and tolerance (ratios in percent), for other renderings.
+func (m Metric) Texts() (baseline, current, change, tolerance string) {
+	return m.value(m.Baseline), m.value(m.Current), m.delta(), m.limit()
+}

@@ -128,6 +128,35 @@ func TestBrowserRendersReports(t *testing.T) {
 			`class="verdict verdict-fail"`:          1,
 		})
 	})
+	t.Run("compare DOM", func(t *testing.T) {
+		base, cur, res := comparedLoads(t)
+		var b bytes.Buffer
+		if err := Compare(&b, CompareInput{BaselineName: "baseline.json", CurrentName: "current.json", Baseline: base, Current: cur, Result: res}); err != nil {
+			t.Fatal(err)
+		}
+		page := filepath.Join(dir, "compare.html")
+		if err := reports.WriteFile(page, b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		dom := string(runChromium(t, bin, "--dump-dom", "file://"+page))
+		expectInDOM(t, dom, map[string]int{
+			`class="verdict verdict-fail"`:          1,
+			`<table class="data" id="compared">`:    1,
+			`<table class="data" id="thresholds">`:  1,
+			`<tr class="metric`:                     len(res.Metrics),
+			`<tr class="threshold`:                  len(cur.Thresholds),
+			`<svg class="chart compare-latency"`:    1,
+			`<svg class="chart compare-histogram"`:  1,
+			`<svg class="chart compare-throughput"`: 1,
+			`class="line p99 baseline"`:             1,
+			`class="line p99 current"`:              1,
+			`class="line sent baseline"`:            1,
+			`class="line sent current"`:             1,
+		})
+		if strings.Contains(dom, "NaN") {
+			t.Error("the DOM contains NaN")
+		}
+	})
 	t.Run("screenshots", func(t *testing.T) {
 		shots := map[string]string{"conformance.png": confPage, "load.png": loadPage}
 		for name, page := range shots {

@@ -42,7 +42,7 @@ func init() {
 		"inc":        func(i int) int { return i + 1 },
 		"apiVersion": func() string { return reports.APIVersion },
 	}
-	for _, name := range []string{"conformance", "load", "index"} {
+	for _, name := range []string{"conformance", "load", "index", "compare"} {
 		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(assets,
 			"templates/layout.tmpl", "templates/"+name+".tmpl"))
 	}

@@ -748,3 +748,30 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes/page")
 }
+
+func TestLoadPageCapacity(t *testing.T) {
+	t.Parallel()
+	l := reportstest.Load(10, 50)
+	l.Profile = "capacity"
+	l.Capacity = &reports.Capacity{Rate: 175, Bound: reports.CapacityExact, Reason: "175 req/s met the SLO, 188 req/s did not",
+		SLOP99MS: 50, SLOErrorRate: 0.01, Steps: []reports.CapacityStep{
+			{Rate: 100, Requests: 100, P99MS: 11, Passed: true},
+			{Rate: 200, Requests: 200, P99MS: 212, Why: "p99 212.0 ms > 50ms"},
+			{Rate: 175, Requests: 175, P99MS: 37, Passed: true},
+			{Rate: 188, Requests: 188, P99MS: 75, Why: "p99 74.8 ms > 50ms"},
+		}}
+	page := renderLoad(t, l)
+	if n := strings.Count(page, `<tr class="step`); n != 4 {
+		t.Errorf("%d capacity steps shown, want 4", n)
+	}
+	if n := strings.Count(page, `<tr class="step bad"`); n != 2 {
+		t.Errorf("%d broken steps shown, want 2", n)
+	}
+	if !strings.Contains(page, "<strong>175 req/s</strong>") || !strings.Contains(page, "p99 74.8 ms &gt; 50ms") {
+		t.Error("the capacity and the evidence of a broken step are not shown")
+	}
+	l.Capacity = nil
+	if strings.Contains(renderLoad(t, l), `id="capacity"`) {
+		t.Error("a report without a capacity shows a capacity section")
+	}
+}

@@ -34,6 +34,38 @@ type loadView struct {
 	Recovery                                       *reports.Recovery
 	RecoverySeconds                                string
 	Params                                         []paramRow
+	Capacity                                       *capacityView
+}
+
+// capacityView is a capacity search's finding and its steps.
+type capacityView struct {
+	Headline, Reason, SLO string
+	Steps                 []capacityStepRow
+}
+
+type capacityStepRow struct {
+	Rate, Requests, P99, Failures, Lag, Why string
+	Passed                                  bool
+}
+
+func capacity(c *reports.Capacity) *capacityView {
+	if c == nil {
+		return nil
+	}
+	head := fmtNum(c.Rate) + " req/s"
+	switch c.Bound {
+	case reports.CapacityBelow:
+		head = "below " + head
+	case reports.CapacityAtLeast:
+		head = "at least " + head
+	}
+	v := &capacityView{Headline: head, Reason: clean(c.Reason),
+		SLO: fmt.Sprintf("p99 ≤ %s, unexpected failures ≤ %s", fmtMS(c.SLOP99MS), fmtNum(c.SLOErrorRate))}
+	for _, s := range c.Steps {
+		v.Steps = append(v.Steps, capacityStepRow{Rate: fmtNum(s.Rate), Requests: fmtCount(s.Requests), P99: fmtMS(s.P99MS),
+			Failures: fmtCount(s.UnexpectedFailures), Lag: fmtMS(s.LagP99MS), Why: clean(s.Why), Passed: s.Passed})
+	}
+	return v
 }
 
 type tile struct {
@@ -136,6 +168,7 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 		v.RecoverySeconds = fmtNum(r.Recovery.Seconds) + " s"
 	}
 	v.Params = params(r)
+	v.Capacity = capacity(r.Capacity)
 	return render(w, "load", v)
 }
 
@@ -288,6 +321,13 @@ func params(r *reports.Load) []paramRow {
 	}
 	if r.Shards > 0 {
 		rows = append(rows, paramRow{"shards merged", strconv.Itoa(r.Shards)})
+	}
+	if sk := r.ShardSkew; sk != nil {
+		v := fmt.Sprintf("%s (tolerance %s)", fmtMS(sk.SkewMS), fmtMS(sk.ToleranceMS))
+		if sk.Allowed {
+			v += ": merged with -allow-skew; the shards did not run together, so the rates understate what was asked for"
+		}
+		rows = append(rows, paramRow{"shard start skew", v})
 	}
 	for _, k := range sortedKeys(p.Extra) {
 		rows = append(rows, paramRow{clean(k), clean(anyText(p.Extra[k]))})
