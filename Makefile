@@ -23,7 +23,7 @@ export LABELS PROCS SUITE_TIMEOUT TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET 
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
 
-.PHONY: interop interop-race merge help conformance conformance-all test lint unit selfcheck suite e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
+.PHONY: interop interop-race interop-capacity merge help conformance conformance-all test lint unit selfcheck suite e2e fuzz container-test deps load bench compare mock image report clean $(BIN)
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ container-test: $(BIN) ## the gate for every profile against the mock in a conta
 interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module interop/); a verdict that differs from interop/expected.tsv fails with a diff (UPDATE=1 rewrites statuses, keeps justifications)
 	cd interop && $(GO) test -count=1 -timeout 10m -run '^Test(Interop|Table|Independent|ZitadelLogin)' . -out $(abspath $(OUT_DIR))/interop $(if $(UPDATE),-update)
 	@cat $(OUT_DIR)/interop/summary.txt; echo "verdicts and evidence: $(OUT_DIR)/interop/<server>-<profile>.txt"
+
+interop-capacity: ## measure the capacity profile against the mock and each interop server in one sitting (a table of ratios to the mock)
+	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestCapacityTable$$' . -capacity
 
 interop-race: ## repeat the two race rules RACE_RUNS times (default 100) against each interop server and print the catch ratio
 	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestRaceCatchRatio$$' . -race-runs $(RACE_RUNS)
