@@ -23,6 +23,7 @@ import (
 	"tokenharness/internal/plan"
 	"tokenharness/load"
 	"tokenharness/load/shard"
+	"tokenharness/mockserver/mockcontainer"
 )
 
 type job struct {
@@ -169,5 +170,27 @@ func TestManifests_LoadJobSpeaksTheCommandsLanguage(t *testing.T) {
 	}
 	if _, err := load.ParseStartAt(env["START_AT"], now); err == nil || strings.Contains(err.Error(), "\n") {
 		t.Errorf("START_AT applied without envsubst: %v, want a one-line refusal", err)
+	}
+}
+
+// TestManifests_UseTheImageMakeImageBuilds: the Jobs run the image `make
+// image` tags, not a name nobody builds.
+func TestManifests_UseTheImageMakeImageBuilds(t *testing.T) {
+	t.Parallel()
+	want := mockcontainer.HarnessRepo + ":latest"
+	for _, f := range []string{"indexed-job.yaml", "merge-job.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images := regexp.MustCompile(`(?m)^\s+image:\s*(\S+)`).FindAllStringSubmatch(string(b), -1)
+		if len(images) == 0 {
+			t.Errorf("%s names no image", f)
+		}
+		for _, m := range images {
+			if m[1] != want {
+				t.Errorf("%s runs image %s, want %s (what make image builds)", f, m[1], want)
+			}
+		}
 	}
 }
