@@ -34,6 +34,11 @@ func TestCapacityTable(t *testing.T) {
 	}
 	var rows []row
 	measure := func(name string, tc target.Config, src codes.Source) {
+		if src != nil && tc.AuthorizeURL == "" && tc.CodeCmd == "" {
+			// The server's own code source is set below; FromTarget only
+			// wants to know one exists.
+			tc.AuthorizeURL = tc.Target
+		}
 		cfg, err := load.FromTarget(tc, false)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
