@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +62,12 @@ type Config struct {
 	// see ParseStartAt): shards given the same time run together. Zero
 	// starts at once.
 	StartAt time.Time
+	// PoolFile, when set, is where the refresh-token pool is saved after
+	// the run and loaded from before the next (POOL_FILE, see poolfile.go):
+	// a file for this target and client, minted less than PoolMaxAge ago
+	// (zero: DefaultPoolMaxAge), saves minting those tokens again.
+	PoolFile   string
+	PoolMaxAge time.Duration
 }
 
 // DefaultMaxLag is how far behind schedule (p99) the generator may fall
@@ -107,6 +114,14 @@ func Resolve(cfg Config) (Plan, error) {
 	if whole.Hits() == 0 {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
+	if cfg.PoolFile != "" {
+		switch {
+		case pr.Workload == Race:
+			return Plan{}, fmt.Errorf("load: profile %s spends each minted token once, in a race: POOL_FILE does not apply (unset it)", pr.Name)
+		case cfg.Shard.Sharded():
+			return Plan{}, errors.New("load: POOL_FILE holds one pool, and shards would overwrite each other's: unset it or SHARD")
+		}
+	}
 	ths, err := resolve(pr, cfg.Limits)
 	if err != nil {
 		return Plan{}, err
@@ -148,10 +163,18 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	if err != nil {
 		return nil, err
 	}
+	var l *reports.Load
 	if cfg.Profile.Search {
-		return r.search(ctx)
+		l, err = r.search(ctx)
+	} else {
+		l, err = r.attack(ctx)
 	}
-	return r.attack(ctx)
+	// Saved whatever became of the attack: a rotating server has spent
+	// the tokens it began with, and the file must hold the rotated ones.
+	if serr := r.savePool(); serr != nil && err == nil {
+		return nil, serr
+	}
+	return l, err
 }
 
 // prepared is a run whose token pool is minted: everything before the
@@ -161,6 +184,10 @@ type prepared struct {
 	pl        Plan
 	tg        *targeter
 	startedAt time.Time
+	// pool is what POOL_FILE saves after the run: spare holds loaded
+	// tokens the run did not need, kept for the next one.
+	pool  *savedPool
+	spare []string
 }
 
 // prepare validates cfg and mints the pool (and codes) the run spends.
@@ -191,7 +218,20 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	if mintWorkers <= 0 {
 		mintWorkers = 8
 	}
-	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots)
+	// A saved pool is read before anything is minted: a file for another
+	// target or client, or too old, is refused before any work.
+	var saved *savedPool
+	if cfg.PoolFile != "" {
+		if saved, err = readPool(cfg.PoolFile, PublicURL(cfg.Endpoint.TokenURL), cfg.Endpoint.ClientID, cfg.PoolMaxAge, startedAt); err != nil {
+			return nil, err
+		}
+	}
+	var loaded, spare []string
+	if saved != nil {
+		n := min(len(saved.RefreshTokens), pl.Slots)
+		loaded, spare = saved.RefreshTokens[:n:n], saved.RefreshTokens[n:]
+	}
+	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots-len(loaded))
 	defer mp.end()
 	newCode := func(ctx context.Context, _ int) (Code, error) {
 		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
@@ -227,14 +267,51 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 		tg.codes, tg.codeEvery = tokenpool.NewSealed(cs), uint64(p.CodeEvery)
 		fallthrough
 	default:
-		toks, err := tokenpool.Mint(ctx, pl.Slots, mintWorkers, mintToken)
+		toks, err := tokenpool.Mint(ctx, pl.Slots-len(loaded), mintWorkers, mintToken)
 		if err != nil {
 			return nil, err
 		}
+		toks = append(loaded, toks...)
 		tg.pool = tokenpool.New(toks)
 		tg.slotURLs = urls(req.url, fragSlot, len(toks))
 	}
-	return &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt}, nil
+	pre := &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt}
+	if cfg.PoolFile != "" && tg.pool != nil {
+		pre.pool = &savedPool{Target: PublicURL(cfg.Endpoint.TokenURL), ClientID: cfg.Endpoint.ClientID, MintedAt: startedAt}
+		if saved != nil {
+			pre.pool.MintedAt, pre.spare = saved.MintedAt, spare
+			// The tokens are in memory now and the attack may spend them:
+			// a run that dies before saving leaves no file of spent tokens.
+			if err := os.Remove(cfg.PoolFile); err != nil {
+				return nil, fmt.Errorf("load: POOL_FILE: %w", err)
+			}
+		}
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "load: token pool: %d refresh tokens loaded from POOL_FILE %s (minted %s ago), %d minted\n",
+				len(loaded), cfg.PoolFile, startedAt.Sub(pre.pool.MintedAt).Round(time.Second), pl.Slots-len(loaded))
+		}
+	}
+	return pre, nil
+}
+
+// savePool writes POOL_FILE after the run: the pool's live tokens (rotated
+// ones in place of those spent, rejected ones dropped) and the spare ones.
+// Only once the attack is over, when no slot is out.
+func (pre *prepared) savePool() error {
+	if pre.pool == nil {
+		return nil
+	}
+	sp := *pre.pool
+	sp.SavedAt = time.Now()
+	sp.RefreshTokens = append(pre.tg.pool.Live(), pre.spare...)
+	if err := writePool(pre.cfg.PoolFile, &sp); err != nil {
+		return err
+	}
+	if pre.cfg.Progress != nil {
+		fmt.Fprintf(pre.cfg.Progress, "load: token pool: %d live refresh tokens saved to POOL_FILE %s (mode 0600: it holds live refresh tokens)\n",
+			len(sp.RefreshTokens), pre.cfg.PoolFile)
+	}
+	return nil
 }
 
 // attack runs the schedule, capturing each result as it arrives, and

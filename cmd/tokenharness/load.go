@@ -42,6 +42,8 @@ func loadCmd(args []string) int {
 		duration    = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
 		workers     = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
 		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		poolFile    = env.str("pool-file", "POOL_FILE", "", "save the refresh-token pool here after the run (0600: live refresh tokens) and load it instead of minting on the next run for the same target and client")
+		poolMaxAge  = env.duration("pool-max-age", "POOL_MAX_AGE", "oldest POOL_FILE a run loads (0: "+load.DefaultPoolMaxAge.String()+")")
 		shardFlag   = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
 		metricsAddr = env.str("metrics-addr", "METRICS_ADDR", "", "serve live OpenMetrics of the run at http://ADDR/metrics (host:port, e.g. 127.0.0.1:9464; :9464 on every interface)")
 		startAt     = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
@@ -146,6 +148,7 @@ func loadCmd(args []string) int {
 	}
 	cfg.TargetKind = targetKind
 	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
+	cfg.PoolFile, cfg.PoolMaxAge = *poolFile, *poolMaxAge
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery,
