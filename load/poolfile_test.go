@@ -31,7 +31,9 @@ func (c *countingCodes) Code(ctx context.Context, r codes.Request) (string, erro
 // pool to a file in a fresh directory, with minting counted.
 func poolRunConfig(t *testing.T, mp rules.Profile) (Config, *countingCodes) {
 	t.Helper()
-	cfg := mockConfigOf(t, mp, Soak, Params{Rate: 100, Duration: time.Second, Clients: 20})
+	// 40 requests on 20 slots: each slot is used (the pool lends them in
+	// turn), and a slot may be out for half a second on a loaded machine.
+	cfg := mockConfigOf(t, mp, Soak, Params{Rate: 40, Duration: time.Second, Clients: 20})
 	cc := &countingCodes{src: cfg.Codes}
 	cfg.Codes = cc
 	cfg.PoolFile = filepath.Join(t.TempDir(), "pool.json")
@@ -173,5 +175,15 @@ func TestPoolFile_RefusedForRacesAndShards(t *testing.T) {
 	}
 	if _, err := Resolve(cfg); err == nil || !strings.Contains(err.Error(), "shards would overwrite") {
 		t.Errorf("SHARD with POOL_FILE: err = %v", err)
+	}
+}
+
+func TestPoolFile_RefusesAMissingDirectoryBeforeMinting(t *testing.T) {
+	t.Parallel()
+	cfg, cc := poolRunConfig(t, rules.RFC6749)
+	cfg.PoolFile = filepath.Join(t.TempDir(), "no-such-dir", "pool.json")
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "directory does not exist") || cc.n.Load() != 0 {
+		t.Errorf("err = %v after %d codes; want a refusal before minting", err, cc.n.Load())
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -84,6 +86,10 @@ type Plan struct {
 	Thresholds               []Threshold
 	// WholeHits is the whole run's scheduled requests, all shards together.
 	WholeHits uint64
+	// Measure is set when CLIENTS was left to the run: Slots is then a
+	// provisional figure, and the pool is sized from the target's measured
+	// refresh latency before minting (poolsize.go).
+	Measure bool
 }
 
 // Resolve applies defaults, validates and sizes the run.
@@ -137,22 +143,12 @@ func Resolve(cfg Config) (Plan, error) {
 		fallthrough
 	default:
 		if p.Clients == 0 {
-			p.Clients = autoClients(p)
+			p.Clients, pl.Measure = autoClients(p), true
 		}
 		pl.Slots = max(cfg.Shard.Part(p.Clients), 1)
 	}
 	pl.Params = p
 	return pl, nil
-}
-
-// autoClients sizes a rotating pool: a slot is busy while its refresh is in
-// flight, so the pool must cover peak rate × latency. A quarter of a second
-// of latency at the peak rate, and never fewer than 64 slots, leaves room
-// for a stall; a slower target shows as pool_exhausted, never as a silent
-// stall of the schedule.
-func autoClients(p Params) int {
-	peak := math.Max(p.Rate, p.SpikeRate)
-	return max(64, int(math.Ceil(peak/4)))
 }
 
 // Run mints the token pool, runs the profile's schedule against the
@@ -222,15 +218,29 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	// target or client, or too old, is refused before any work.
 	var saved *savedPool
 	if cfg.PoolFile != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.PoolFile)); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("load: POOL_FILE %s: its directory does not exist, so the pool could not be saved", cfg.PoolFile)
+		}
 		if saved, err = readPool(cfg.PoolFile, PublicURL(cfg.Endpoint.TokenURL), cfg.Endpoint.ClientID, cfg.PoolMaxAge, startedAt); err != nil {
 			return nil, err
 		}
 	}
-	var loaded, spare []string
+	var have []string // live tokens in hand: a saved pool's
 	if saved != nil {
-		n := min(len(saved.RefreshTokens), pl.Slots)
-		loaded, spare = saved.RefreshTokens[:n:n], saved.RefreshTokens[n:]
+		have = saved.RefreshTokens
 	}
+	if pl.Measure {
+		if have, err = pl.measure(ctx, cfg, client, req, have, mintWorkers, mintToken0(cfg, client, req)); err != nil {
+			return nil, err
+		}
+		p = pl.Params
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "load: token pool: %d slots (%s)\n", pl.Slots, p.PoolSizing)
+		}
+	}
+	var loaded, spare []string
+	n := min(len(have), pl.Slots)
+	loaded, spare = have[:n:n], have[n:]
 	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots-len(loaded))
 	defer mp.end()
 	newCode := func(ctx context.Context, _ int) (Code, error) {
@@ -275,11 +285,14 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 		tg.pool = tokenpool.New(toks)
 		tg.slotURLs = urls(req.url, fragSlot, len(toks))
 	}
-	pre := &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt}
+	pre := &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt, spare: spare}
+	if saved == nil {
+		spare = nil // probe tokens beyond the pool: not worth keeping without a file
+	}
 	if cfg.PoolFile != "" && tg.pool != nil {
 		pre.pool = &savedPool{Target: PublicURL(cfg.Endpoint.TokenURL), ClientID: cfg.Endpoint.ClientID, MintedAt: startedAt}
 		if saved != nil {
-			pre.pool.MintedAt, pre.spare = saved.MintedAt, spare
+			pre.pool.MintedAt = saved.MintedAt
 			// The tokens are in memory now and the attack may spend them:
 			// a run that dies before saving leaves no file of spent tokens.
 			if err := os.Remove(cfg.PoolFile); err != nil {
@@ -292,6 +305,49 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 		}
 	}
 	return pre, nil
+}
+
+// mintToken0 mints one refresh token without counting progress: the
+// probe's, before the pool's size (and so its progress total) is known.
+func mintToken0(cfg Config, client *http.Client, req *requests) func(context.Context, int) (string, error) {
+	return func(ctx context.Context, _ int) (string, error) {
+		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
+		if err != nil {
+			return "", err
+		}
+		return mintRefresh(ctx, client, req, c)
+	}
+}
+
+// measure sizes the pool from the target's refresh latency (poolsize.go):
+// it refreshes probe tokens (taken from have, minted if have is short) and
+// sets Clients, Slots and PoolSizing. It returns the tokens in hand, the
+// probe's rotated ones first. A probe refresh that fails keeps the
+// provisional size and drops the probe tokens; minting that fails is an
+// error, as for the pool.
+func (pl *Plan) measure(ctx context.Context, cfg Config, client *http.Client, req *requests, have []string, workers int,
+	mint func(context.Context, int) (string, error)) ([]string, error) {
+	k := min(len(have), probeTokens)
+	probe, rest := slices.Clone(have[:k]), have[k:]
+	more, err := tokenpool.Mint(ctx, probeTokens-k, workers, mint)
+	if err != nil {
+		return nil, err
+	}
+	probe = append(probe, more...)
+	p := &pl.Params
+	lat, kept, err := probeRefresh(ctx, client, req, probe)
+	if err != nil {
+		p.PoolSizing = fmt.Sprintf("%d: a quarter second at the peak rate, unmeasured: a probe refresh failed (%v)", p.Clients, err)
+		return rest, nil
+	}
+	var why string
+	p.Clients, why = sizeFromLatency(peakRate(*p), lat)
+	if cfg.Shard.Sharded() {
+		why += ", split between shards"
+	}
+	p.PoolSizing = why
+	pl.Slots = max(cfg.Shard.Part(p.Clients), 1)
+	return append(kept, rest...), nil
 }
 
 // savePool writes POOL_FILE after the run: the pool's live tokens (rotated
@@ -581,6 +637,9 @@ func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.
 		lp.Extra["slo_errors"] = p.SLOErrors
 	}
 	lp.Extra["workload"] = string(pr.Workload)
+	if p.PoolSizing != "" {
+		lp.Extra["pool_sizing"] = p.PoolSizing
+	}
 	for _, t := range ths {
 		lp.Thresholds[t.Metric.Name] = t.String()
 	}

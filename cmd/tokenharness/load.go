@@ -201,9 +201,16 @@ func poolText(pl load.Plan) string {
 	case pl.RaceTokens > 0:
 		return fmt.Sprintf("%d race groups of %d, one minted token each", pl.RaceTokens, pl.Params.GroupSize)
 	case pl.Codes > 0:
-		return fmt.Sprintf("a pool of %d refresh tokens and %d codes", pl.Slots, pl.Codes)
+		return fmt.Sprintf("a pool of %s and %d codes", slotsText(pl), pl.Codes)
 	}
-	return fmt.Sprintf("a pool of %d refresh tokens", pl.Slots)
+	return "a pool of " + slotsText(pl)
+}
+
+func slotsText(pl load.Plan) string {
+	if pl.Measure {
+		return "refresh tokens sized from the target's measured refresh latency"
+	}
+	return fmt.Sprintf("%d refresh tokens", pl.Slots)
 }
 
 func configError(err error) int {
