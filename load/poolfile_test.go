@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,12 +19,16 @@ import (
 
 // countingCodes counts the codes a run asks for: one per minted token.
 type countingCodes struct {
-	src codes.Source
-	n   atomic.Int64
+	src  codes.Source
+	n    atomic.Int64
+	fail bool // refuse every code: minting fails
 }
 
 func (c *countingCodes) Code(ctx context.Context, r codes.Request) (string, error) {
 	c.n.Add(1)
+	if c.fail {
+		return "", errors.New("the code source is down")
+	}
 	return c.src.Code(ctx, r)
 }
 
@@ -185,5 +190,22 @@ func TestPoolFile_RefusesAMissingDirectoryBeforeMinting(t *testing.T) {
 	_, err := Run(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "directory does not exist") || cc.n.Load() != 0 {
 		t.Errorf("err = %v after %d codes; want a refusal before minting", err, cc.n.Load())
+	}
+}
+
+func TestPoolFile_PutBackWhenMintingTheRestFails(t *testing.T) {
+	t.Parallel()
+	cfg, cc := poolRunConfig(t, rules.RFC6749)
+	cfg.Params.Clients = 5
+	mustRun(t, cfg)
+	first := readSaved(t, cfg.PoolFile)
+
+	cfg.Params.Clients, cfg.Dir, cc.fail = 20, t.TempDir(), true
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "the code source is down") {
+		t.Fatalf("err = %v, want the minting failure", err)
+	}
+	after := readSaved(t, cfg.PoolFile)
+	if strings.Join(after.RefreshTokens, " ") != strings.Join(first.RefreshTokens, " ") {
+		t.Errorf("after a run that failed to mint the rest, POOL_FILE holds %d tokens, want the 5 loaded", len(after.RefreshTokens))
 	}
 }

@@ -187,7 +187,7 @@ type prepared struct {
 }
 
 // prepare validates cfg and mints the pool (and codes) the run spends.
-func prepare(ctx context.Context, cfg Config) (*prepared, error) {
+func prepare(ctx context.Context, cfg Config) (_ *prepared, err error) {
 	pl, err := Resolve(cfg)
 	if err != nil {
 		return nil, err
@@ -228,11 +228,28 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	var have []string // live tokens in hand: a saved pool's
 	if saved != nil {
 		have = saved.RefreshTokens
+		// The tokens are in memory now and the probe and the attack may
+		// spend them: a run that dies leaves no file of spent tokens. One
+		// that fails before the attack puts back the tokens in hand.
+		if err := os.Remove(cfg.PoolFile); err != nil {
+			return nil, fmt.Errorf("load: POOL_FILE: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				sp := *saved
+				sp.SavedAt, sp.RefreshTokens = time.Now(), have
+				if werr := writePool(cfg.PoolFile, &sp); werr != nil {
+					err = fmt.Errorf("%w; and the loaded pool could not be put back: %w", err, werr)
+				}
+			}
+		}()
 	}
 	if pl.Measure {
-		if have, err = pl.measure(ctx, cfg, client, req, have, mintWorkers, mintToken0(cfg, client, req)); err != nil {
+		inHand, err := pl.measure(ctx, cfg, client, req, have, mintWorkers, mintToken0(cfg, client, req))
+		if err != nil {
 			return nil, err
 		}
+		have = inHand
 		p = pl.Params
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "load: token pool: %d slots (%s)\n", pl.Slots, p.PoolSizing)
@@ -286,22 +303,17 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 		tg.slotURLs = urls(req.url, fragSlot, len(toks))
 	}
 	pre := &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt, spare: spare}
-	if saved == nil {
-		spare = nil // probe tokens beyond the pool: not worth keeping without a file
-	}
 	if cfg.PoolFile != "" && tg.pool != nil {
 		pre.pool = &savedPool{Target: PublicURL(cfg.Endpoint.TokenURL), ClientID: cfg.Endpoint.ClientID, MintedAt: startedAt}
-		if saved != nil {
+		switch {
+		case saved != nil:
 			pre.pool.MintedAt = saved.MintedAt
-			// The tokens are in memory now and the attack may spend them:
-			// a run that dies before saving leaves no file of spent tokens.
-			if err := os.Remove(cfg.PoolFile); err != nil {
-				return nil, fmt.Errorf("load: POOL_FILE: %w", err)
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "load: token pool: %d refresh tokens loaded from POOL_FILE %s (minted %s ago), %d minted\n",
+					len(loaded), cfg.PoolFile, startedAt.Sub(pre.pool.MintedAt).Round(time.Second), pl.Slots-len(loaded))
 			}
-		}
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "load: token pool: %d refresh tokens loaded from POOL_FILE %s (minted %s ago), %d minted\n",
-				len(loaded), cfg.PoolFile, startedAt.Sub(pre.pool.MintedAt).Round(time.Second), pl.Slots-len(loaded))
+		case cfg.Progress != nil:
+			fmt.Fprintf(cfg.Progress, "load: token pool: no POOL_FILE %s yet: minted, and saved there after the run\n", cfg.PoolFile)
 		}
 	}
 	return pre, nil
