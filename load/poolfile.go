@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -101,6 +102,24 @@ func writePool(path string, sp *savedPool) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("load: save POOL_FILE: %w", err)
+	}
+	return nil
+}
+
+// CheckPoolFile refuses a POOL_FILE inside the report directory: reports
+// are published (CI artifacts, make serve), and the file holds live
+// refresh tokens.
+func CheckPoolFile(poolFile, reportDir string) error {
+	if poolFile == "" || reportDir == "" {
+		return nil
+	}
+	pf, err1 := filepath.Abs(poolFile)
+	rd, err2 := filepath.Abs(reportDir)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("load: POOL_FILE: %w", err)
+	}
+	if rel, err := filepath.Rel(rd, pf); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("load: POOL_FILE %s is inside REPORT_DIR %s, whose files are published: it holds live refresh tokens, so keep it elsewhere", poolFile, reportDir)
 	}
 	return nil
 }

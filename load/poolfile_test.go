@@ -209,3 +209,22 @@ func TestPoolFile_PutBackWhenMintingTheRestFails(t *testing.T) {
 		t.Errorf("after a run that failed to mint the rest, POOL_FILE holds %d tokens, want the 5 loaded", len(after.RefreshTokens))
 	}
 }
+
+func TestCheckPoolFile_RefusesTheReportDirectory(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file, dir string
+		refused   bool
+	}{
+		{"reports/pool.json", "reports", true},
+		{"reports/load/soak/pool.json", "./reports", true},
+		{"pool.json", "reports", false},
+		{"../pool.json", ".", false},
+		{"reports-pool.json", "reports", false},
+		{"", "reports", false},
+	} {
+		if err := CheckPoolFile(tc.file, tc.dir); (err != nil) != tc.refused {
+			t.Errorf("CheckPoolFile(%q, %q) = %v, refused want %v", tc.file, tc.dir, err, tc.refused)
+		}
+	}
+}

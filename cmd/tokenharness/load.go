@@ -157,6 +157,9 @@ func loadCmd(args []string) int {
 		*reportDir = tc.ReportDir
 	}
 	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
+	if err := load.CheckPoolFile(cfg.PoolFile, *reportDir); err != nil {
+		return configError(err)
+	}
 	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
 
 	if pl, err := load.Resolve(cfg); err == nil && pr.Search {
