@@ -37,15 +37,22 @@ func autoClients(p Params) int {
 func peakRate(p Params) float64 { return math.Max(p.Rate, p.SpikeRate) }
 
 // sizeFromLatency is the pool for the peak rate given the probe's refresh
-// latencies, and how it was derived, in one line.
-func sizeFromLatency(peak float64, lat []time.Duration) (int, string) {
+// latencies, and how it was derived, in one line. A capacity search holds
+// the target to SLO_P99 and must not run dry before latency reaches it, so
+// slo, when set, is the least latency the pool covers.
+func sizeFromLatency(peak float64, lat []time.Duration, slo time.Duration) (int, string) {
 	s := slices.Clone(lat)
 	slices.Sort(s)
 	p90 := s[int(math.Ceil(0.9*float64(len(s))))-1] // nearest rank
 	hi := max(minPoolSlots, int(math.Ceil(peak)))   // one second of latency
+	latText := fmt.Sprintf("refresh p90 %s (%d probe refreshes)", p90.Round(10*time.Microsecond), len(s))
+	if slo > p90 {
+		latText = fmt.Sprintf("SLO_P99 %s (above the %s)", slo, latText)
+		p90 = slo
+	}
 	n := int(math.Ceil(peak * p90.Seconds() * poolSafety))
 	clamped := min(max(n, minPoolSlots), hi)
-	why := fmt.Sprintf("%d = peak %g req/s × refresh p90 %s (%d probe refreshes) × %d", n, peak, p90.Round(10*time.Microsecond), len(s), poolSafety)
+	why := fmt.Sprintf("%d = peak %g req/s × %s × %d", n, peak, latText, poolSafety)
 	switch {
 	case clamped > n:
 		why = fmt.Sprintf("%d: the floor; %s", clamped, why)

@@ -51,14 +51,17 @@ func TestPoolSize_Derivation(t *testing.T) {
 	for _, tc := range []struct {
 		peak float64
 		lat  []time.Duration
+		slo  time.Duration
 		want int
 	}{
-		{30000, lat, 600}, // p90 is the 9th of 10: 10 ms; 30000 × 0.01 × 2
-		{30000, []time.Duration{ms(5)}, 300},
-		{100, lat, minPoolSlots},                   // 2 → the floor
-		{1000, []time.Duration{time.Second}, 1000}, // 2000 → one second at the peak rate
+		{30000, lat, 0, 600}, // p90 is the 9th of 10: 10 ms; 30000 × 0.01 × 2
+		{30000, []time.Duration{ms(5)}, 0, 300},
+		{12800, []time.Duration{ms(1)}, ms(50), 1280}, // capacity: SLO_P99 is the least latency covered
+		{12800, []time.Duration{ms(80)}, ms(50), 2048},
+		{100, lat, 0, minPoolSlots},                   // 2 → the floor
+		{1000, []time.Duration{time.Second}, 0, 1000}, // 2000 → one second at the peak rate
 	} {
-		if got, why := sizeFromLatency(tc.peak, tc.lat); got != tc.want {
+		if got, why := sizeFromLatency(tc.peak, tc.lat, tc.slo); got != tc.want {
 			t.Errorf("sizeFromLatency(%g, %v) = %d (%s), want %d", tc.peak, tc.lat, got, why, tc.want)
 		}
 	}

@@ -353,7 +353,11 @@ func (pl *Plan) measure(ctx context.Context, cfg Config, client *http.Client, re
 		return rest, nil
 	}
 	var why string
-	p.Clients, why = sizeFromLatency(peakRate(*p), lat)
+	var slo time.Duration
+	if cfg.Profile.Search {
+		slo = p.SLOP99
+	}
+	p.Clients, why = sizeFromLatency(peakRate(*p), lat, slo)
 	if cfg.Shard.Sharded() {
 		why += ", split between shards"
 	}
