@@ -41,7 +41,7 @@ func loadCmd(args []string) int {
 		rate        = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
 		duration    = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
 		workers     = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
-		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate and the target's measured refresh latency)")
 		poolFile    = env.str("pool-file", "POOL_FILE", "", "save the refresh-token pool here after the run (0600: live refresh tokens) and load it instead of minting on the next run for the same target and client")
 		poolMaxAge  = env.duration("pool-max-age", "POOL_MAX_AGE", "oldest POOL_FILE a run loads (0: "+load.DefaultPoolMaxAge.String()+")")
 		shardFlag   = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
