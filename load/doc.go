@@ -8,6 +8,11 @@
 // targeter that draws tokens from the pool and hands rotated ones back
 // (RFC 9700 §4.14.2, https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2),
 // correlating each result with its token slot through the URL fragment.
+// Unless CLIENTS sets it, the refresh pool is sized from the target's
+// refresh latency, measured on a few probe tokens before minting
+// (poolsize.go); with POOL_FILE the pool is saved after the run, rotated
+// tokens in place of spent ones, and the next run for the same target and
+// client loads it instead of minting (poolfile.go).
 //
 // What the harness measures, and the vegeta traps it avoids (load/LOAD.md):
 //   - latency runs from each request's intended send time, not from when a

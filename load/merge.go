@@ -180,7 +180,7 @@ func sameRun(infos []RunInfo) error {
 		switch {
 		case in.Profile != first.Profile:
 			return fmt.Errorf("load: merge: profiles differ: %s and %s", first.Profile, in.Profile)
-		case in.Params != first.Params:
+		case shared(in.Params) != shared(first.Params):
 			return fmt.Errorf("load: merge: shard %s ran with different parameters than shard %s", in.Shard, first.Shard)
 		case s.N != n && !(n == 1 && !s.Sharded()):
 			return fmt.Errorf("load: merge: shard %s is not one of %d", in.Shard, n)
@@ -279,4 +279,14 @@ func shardSkew(pr Profile, infos []RunInfo, results []vegeta.Result) (*reports.S
 
 func msDuration(v float64) time.Duration {
 	return time.Duration(v * float64(time.Millisecond)).Round(time.Millisecond)
+}
+
+// shared is what shards of one run share: each shard sizes its own pool
+// from the latency it measured (poolsize.go), so a measured pool's size and
+// derivation may differ between them.
+func shared(p Params) Params {
+	if p.PoolSizing != "" {
+		p.Clients, p.PoolSizing = 0, ""
+	}
+	return p
 }

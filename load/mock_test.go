@@ -20,7 +20,14 @@ import (
 // built the way the command builds it, from the suite's target settings.
 func mockConfig(t testing.TB, pr Profile, p Params, quirks ...rules.ID) Config {
 	t.Helper()
-	mc, err := mockserver.LoadConfig(rules.OAuth21, "")
+	return mockConfigOf(t, rules.OAuth21, pr, p, quirks...)
+}
+
+// mockConfigOf is mockConfig with the mock's profile: rules.RFC6749 does
+// not rotate refresh tokens.
+func mockConfigOf(t testing.TB, mp rules.Profile, pr Profile, p Params, quirks ...rules.ID) Config {
+	t.Helper()
+	mc, err := mockserver.LoadConfig(mp, "")
 	if err != nil {
 		t.Fatal(err)
 	}

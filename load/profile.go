@@ -105,6 +105,11 @@ type Params struct {
 	// requests failing unexpectedly.
 	SLOP99    time.Duration `json:"slo_p99_ns,omitempty"`
 	SLOErrors float64       `json:"slo_errors,omitempty"`
+
+	// PoolSizing says how a pool Clients left at zero was sized: from the
+	// target's measured refresh latency (poolsize.go), or why not. Set by
+	// the run, never by the user.
+	PoolSizing string `json:"pool_sizing,omitempty"`
 }
 
 // withDefaults fills zero fields of p from d.

@@ -9,6 +9,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +64,12 @@ type Config struct {
 	// see ParseStartAt): shards given the same time run together. Zero
 	// starts at once.
 	StartAt time.Time
+	// PoolFile, when set, is where the refresh-token pool is saved after
+	// the run and loaded from before the next (POOL_FILE, see poolfile.go):
+	// a file for this target and client, minted less than PoolMaxAge ago
+	// (zero: DefaultPoolMaxAge), saves minting those tokens again.
+	PoolFile   string
+	PoolMaxAge time.Duration
 }
 
 // DefaultMaxLag is how far behind schedule (p99) the generator may fall
@@ -77,6 +86,10 @@ type Plan struct {
 	Thresholds               []Threshold
 	// WholeHits is the whole run's scheduled requests, all shards together.
 	WholeHits uint64
+	// Measure is set when CLIENTS was left to the run: Slots is then a
+	// provisional figure, and the pool is sized from the target's measured
+	// refresh latency before minting (poolsize.go).
+	Measure bool
 }
 
 // Resolve applies defaults, validates and sizes the run.
@@ -107,6 +120,14 @@ func Resolve(cfg Config) (Plan, error) {
 	if whole.Hits() == 0 {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
+	if cfg.PoolFile != "" {
+		switch {
+		case pr.Workload == Race:
+			return Plan{}, fmt.Errorf("load: profile %s spends each minted token once, in a race: POOL_FILE does not apply (unset it)", pr.Name)
+		case cfg.Shard.Sharded():
+			return Plan{}, errors.New("load: POOL_FILE holds one pool, and shards would overwrite each other's: unset it or SHARD")
+		}
+	}
 	ths, err := resolve(pr, cfg.Limits)
 	if err != nil {
 		return Plan{}, err
@@ -122,22 +143,12 @@ func Resolve(cfg Config) (Plan, error) {
 		fallthrough
 	default:
 		if p.Clients == 0 {
-			p.Clients = autoClients(p)
+			p.Clients, pl.Measure = autoClients(p), true
 		}
 		pl.Slots = max(cfg.Shard.Part(p.Clients), 1)
 	}
 	pl.Params = p
 	return pl, nil
-}
-
-// autoClients sizes a rotating pool: a slot is busy while its refresh is in
-// flight, so the pool must cover peak rate × latency. A quarter of a second
-// of latency at the peak rate, and never fewer than 64 slots, leaves room
-// for a stall; a slower target shows as pool_exhausted, never as a silent
-// stall of the schedule.
-func autoClients(p Params) int {
-	peak := math.Max(p.Rate, p.SpikeRate)
-	return max(64, int(math.Ceil(peak/4)))
 }
 
 // Run mints the token pool, runs the profile's schedule against the
@@ -148,10 +159,18 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	if err != nil {
 		return nil, err
 	}
+	var l *reports.Load
 	if cfg.Profile.Search {
-		return r.search(ctx)
+		l, err = r.search(ctx)
+	} else {
+		l, err = r.attack(ctx)
 	}
-	return r.attack(ctx)
+	// Saved whatever became of the attack: a rotating server has spent
+	// the tokens it began with, and the file must hold the rotated ones.
+	if serr := r.savePool(); serr != nil && err == nil {
+		return nil, serr
+	}
+	return l, err
 }
 
 // prepared is a run whose token pool is minted: everything before the
@@ -161,10 +180,14 @@ type prepared struct {
 	pl        Plan
 	tg        *targeter
 	startedAt time.Time
+	// pool is what POOL_FILE saves after the run: spare holds loaded
+	// tokens the run did not need, kept for the next one.
+	pool  *savedPool
+	spare []string
 }
 
 // prepare validates cfg and mints the pool (and codes) the run spends.
-func prepare(ctx context.Context, cfg Config) (*prepared, error) {
+func prepare(ctx context.Context, cfg Config) (_ *prepared, err error) {
 	pl, err := Resolve(cfg)
 	if err != nil {
 		return nil, err
@@ -191,7 +214,51 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	if mintWorkers <= 0 {
 		mintWorkers = 8
 	}
-	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots)
+	// A saved pool is read before anything is minted: a file for another
+	// target or client, or too old, is refused before any work.
+	var saved *savedPool
+	if cfg.PoolFile != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.PoolFile)); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("load: POOL_FILE %s: its directory does not exist, so the pool could not be saved", cfg.PoolFile)
+		}
+		if saved, err = readPool(cfg.PoolFile, PublicURL(cfg.Endpoint.TokenURL), cfg.Endpoint.ClientID, cfg.PoolMaxAge, startedAt); err != nil {
+			return nil, err
+		}
+	}
+	var have []string // live tokens in hand: a saved pool's
+	if saved != nil {
+		have = saved.RefreshTokens
+		// The tokens are in memory now and the probe and the attack may
+		// spend them: a run that dies leaves no file of spent tokens. One
+		// that fails before the attack puts back the tokens in hand.
+		if err := os.Remove(cfg.PoolFile); err != nil {
+			return nil, fmt.Errorf("load: POOL_FILE: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				sp := *saved
+				sp.SavedAt, sp.RefreshTokens = time.Now(), have
+				if werr := writePool(cfg.PoolFile, &sp); werr != nil {
+					err = fmt.Errorf("%w; and the loaded pool could not be put back: %w", err, werr)
+				}
+			}
+		}()
+	}
+	if pl.Measure {
+		inHand, err := pl.measure(ctx, cfg, client, req, have, mintWorkers, mintToken0(cfg, client, req))
+		if err != nil {
+			return nil, err
+		}
+		have = inHand
+		p = pl.Params
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "load: token pool: %d slots (%s)\n", pl.Slots, p.PoolSizing)
+		}
+	}
+	var loaded, spare []string
+	n := min(len(have), pl.Slots)
+	loaded, spare = have[:n:n], have[n:]
+	mp := startMintProgress(cfg.Progress, "the token pool", pl.RaceTokens+pl.Codes+pl.Slots-len(loaded))
 	defer mp.end()
 	newCode := func(ctx context.Context, _ int) (Code, error) {
 		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
@@ -227,14 +294,96 @@ func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 		tg.codes, tg.codeEvery = tokenpool.NewSealed(cs), uint64(p.CodeEvery)
 		fallthrough
 	default:
-		toks, err := tokenpool.Mint(ctx, pl.Slots, mintWorkers, mintToken)
+		toks, err := tokenpool.Mint(ctx, pl.Slots-len(loaded), mintWorkers, mintToken)
 		if err != nil {
 			return nil, err
 		}
+		toks = append(loaded, toks...)
 		tg.pool = tokenpool.New(toks)
 		tg.slotURLs = urls(req.url, fragSlot, len(toks))
 	}
-	return &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt}, nil
+	pre := &prepared{cfg: cfg, pl: pl, tg: tg, startedAt: startedAt, spare: spare}
+	if cfg.PoolFile != "" && tg.pool != nil {
+		pre.pool = &savedPool{Target: PublicURL(cfg.Endpoint.TokenURL), ClientID: cfg.Endpoint.ClientID, MintedAt: startedAt}
+		switch {
+		case saved != nil:
+			pre.pool.MintedAt = saved.MintedAt
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "load: token pool: %d refresh tokens loaded from POOL_FILE %s (minted %s ago), %d minted\n",
+					len(loaded), cfg.PoolFile, startedAt.Sub(pre.pool.MintedAt).Round(time.Second), pl.Slots-len(loaded))
+			}
+		case cfg.Progress != nil:
+			fmt.Fprintf(cfg.Progress, "load: token pool: no POOL_FILE %s yet: minted, and saved there after the run\n", cfg.PoolFile)
+		}
+	}
+	return pre, nil
+}
+
+// mintToken0 mints one refresh token without counting progress: the
+// probe's, before the pool's size (and so its progress total) is known.
+func mintToken0(cfg Config, client *http.Client, req *requests) func(context.Context, int) (string, error) {
+	return func(ctx context.Context, _ int) (string, error) {
+		c, err := freshCode(ctx, cfg.Codes, cfg.CodeRequest)
+		if err != nil {
+			return "", err
+		}
+		return mintRefresh(ctx, client, req, c)
+	}
+}
+
+// measure sizes the pool from the target's refresh latency (poolsize.go):
+// it refreshes probe tokens (taken from have, minted if have is short) and
+// sets Clients, Slots and PoolSizing. It returns the tokens in hand, the
+// probe's rotated ones first. A probe refresh that fails keeps the
+// provisional size and drops the probe tokens; minting that fails is an
+// error, as for the pool.
+func (pl *Plan) measure(ctx context.Context, cfg Config, client *http.Client, req *requests, have []string, workers int,
+	mint func(context.Context, int) (string, error)) ([]string, error) {
+	k := min(len(have), probeTokens)
+	probe, rest := slices.Clone(have[:k]), have[k:]
+	more, err := tokenpool.Mint(ctx, probeTokens-k, workers, mint)
+	if err != nil {
+		return nil, err
+	}
+	probe = append(probe, more...)
+	p := &pl.Params
+	lat, kept, err := probeRefresh(ctx, client, req, probe)
+	if err != nil {
+		p.PoolSizing = fmt.Sprintf("%d: a quarter second at the peak rate, unmeasured: a probe refresh failed (%v)", p.Clients, err)
+		return rest, nil
+	}
+	var why string
+	var slo time.Duration
+	if cfg.Profile.Search {
+		slo = p.SLOP99
+	}
+	p.Clients, why = sizeFromLatency(peakRate(*p), lat, slo)
+	if cfg.Shard.Sharded() {
+		why += ", split between shards"
+	}
+	p.PoolSizing = why
+	pl.Slots = max(cfg.Shard.Part(p.Clients), 1)
+	return append(kept, rest...), nil
+}
+
+// savePool writes POOL_FILE after the run: the pool's live tokens (rotated
+// ones in place of those spent, rejected ones dropped) and the spare ones.
+// Only once the attack is over, when no slot is out.
+func (pre *prepared) savePool() error {
+	if pre.pool == nil {
+		return nil
+	}
+	sp := *pre.pool
+	sp.SavedAt = time.Now()
+	sp.RefreshTokens = append(pre.tg.pool.Live(), pre.spare...)
+	if err := writePool(pre.cfg.PoolFile, &sp); err != nil {
+		return err
+	}
+	if pre.cfg.Progress != nil {
+		fmt.Fprintf(pre.cfg.Progress, "load: token pool: %d live refresh tokens saved to POOL_FILE %s (mode 0600: it holds live refresh tokens)\n",
+			len(sp.RefreshTokens), pre.cfg.PoolFile)
+	}
+	return nil
 }
 
 // attack runs the schedule, capturing each result as it arrives, and
@@ -504,6 +653,9 @@ func reportParams(pr Profile, p Params, ths []Threshold, s shard.Shard) reports.
 		lp.Extra["slo_errors"] = p.SLOErrors
 	}
 	lp.Extra["workload"] = string(pr.Workload)
+	if p.PoolSizing != "" {
+		lp.Extra["pool_sizing"] = p.PoolSizing
+	}
 	for _, t := range ths {
 		lp.Thresholds[t.Metric.Name] = t.String()
 	}

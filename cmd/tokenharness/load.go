@@ -41,7 +41,9 @@ func loadCmd(args []string) int {
 		rate        = env.float("rate", "RATE", "arrival rate, req/s (ramp: peak; spike: baseline; 0: profile default)")
 		duration    = env.duration("duration", "DURATION", "how long requests are scheduled (0: profile default)")
 		workers     = env.int("workers", "WORKERS", "cap on concurrent requests (0: profile default)")
-		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate)")
+		clients     = env.int("clients", "CLIENTS", "token pool size (herd: clients refreshing together; 0: sized from the rate and the target's measured refresh latency)")
+		poolFile    = env.str("pool-file", "POOL_FILE", "", "save the refresh-token pool here after the run (0600: live refresh tokens) and load it instead of minting on the next run for the same target and client")
+		poolMaxAge  = env.duration("pool-max-age", "POOL_MAX_AGE", "oldest POOL_FILE a run loads (0: "+load.DefaultPoolMaxAge.String()+")")
 		shardFlag   = env.str("shard", "SHARD", "", "run shard i of n (i/n, 0-based) of the schedule and token pool")
 		metricsAddr = env.str("metrics-addr", "METRICS_ADDR", "", "serve live OpenMetrics of the run at http://ADDR/metrics (host:port, e.g. 127.0.0.1:9464; :9464 on every interface)")
 		startAt     = env.str("start-at", "START_AT", "", "begin the attack at this RFC 3339 time, or offset such as +30s, once the pool is minted (shards: give all the same time)")
@@ -146,6 +148,7 @@ func loadCmd(args []string) int {
 	}
 	cfg.TargetKind = targetKind
 	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
+	cfg.PoolFile, cfg.PoolMaxAge = *poolFile, *poolMaxAge
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery,
@@ -154,6 +157,9 @@ func loadCmd(args []string) int {
 		*reportDir = tc.ReportDir
 	}
 	cfg.Dir = load.Dir(*reportDir, pr.Name, sh)
+	if err := load.CheckPoolFile(cfg.PoolFile, *reportDir); err != nil {
+		return configError(err)
+	}
 	cfg.Progress, cfg.TTY = os.Stderr, isTerminal(os.Stderr)
 
 	if pl, err := load.Resolve(cfg); err == nil && pr.Search {
@@ -198,9 +204,16 @@ func poolText(pl load.Plan) string {
 	case pl.RaceTokens > 0:
 		return fmt.Sprintf("%d race groups of %d, one minted token each", pl.RaceTokens, pl.Params.GroupSize)
 	case pl.Codes > 0:
-		return fmt.Sprintf("a pool of %d refresh tokens and %d codes", pl.Slots, pl.Codes)
+		return fmt.Sprintf("a pool of %s and %d codes", slotsText(pl), pl.Codes)
 	}
-	return fmt.Sprintf("a pool of %d refresh tokens", pl.Slots)
+	return "a pool of " + slotsText(pl)
+}
+
+func slotsText(pl load.Plan) string {
+	if pl.Measure {
+		return "refresh tokens sized from the target's measured refresh latency"
+	}
+	return fmt.Sprintf("%d refresh tokens", pl.Slots)
 }
 
 func configError(err error) int {

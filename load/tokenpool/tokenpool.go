@@ -192,3 +192,16 @@ func Mint[T any](ctx context.Context, n, workers int, mint func(ctx context.Cont
 	}
 	return out, nil
 }
+
+// Live returns the tokens of the slots not retired, in slot order. Only
+// when no slot is out (the attack is over): a lent slot's token is its
+// holder's.
+func (p *Pool) Live() []string {
+	out := make([]string, 0, len(p.tokens))
+	for _, t := range p.tokens {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
