@@ -47,7 +47,7 @@ func sizeFromLatency(peak float64, lat []time.Duration, slo time.Duration) (int,
 	hi := max(minPoolSlots, int(math.Ceil(peak)))   // one second of latency
 	latText := fmt.Sprintf("refresh p90 %s (%d probe refreshes)", p90.Round(10*time.Microsecond), len(s))
 	if slo > p90 {
-		latText = fmt.Sprintf("SLO_P99 %s (above the %s)", slo, latText)
+		latText = fmt.Sprintf("the latency the profile judges, %s (above the %s)", slo, latText)
 		p90 = slo
 	}
 	n := int(math.Ceil(peak * p90.Seconds() * poolSafety))

@@ -353,9 +353,18 @@ func (pl *Plan) measure(ctx context.Context, cfg Config, client *http.Client, re
 		return rest, nil
 	}
 	var why string
+	// The least latency the pool must cover: a capacity search holds the
+	// target to SLO_P99, and a ramp stops at its knee, where p99 passes its
+	// limit; a pool sized from idle latency would run dry before either and
+	// the figure would be the pool's, not the server's.
 	var slo time.Duration
-	if cfg.Profile.Search {
+	switch {
+	case cfg.Profile.Search:
 		slo = p.SLOP99
+	case KneeRate.AppliesTo(cfg.Profile.Name):
+		if ms, ok := limitsOf(pl.Thresholds)[P99.Name]; ok {
+			slo = time.Duration(ms * float64(time.Millisecond))
+		}
 	}
 	p.Clients, why = sizeFromLatency(peakRate(*p), lat, slo)
 	if cfg.Shard.Sharded() {
