@@ -201,9 +201,10 @@ func (c *Client) Do(ctx context.Context, req oauth.Request) *oauth.Exchange {
 	return x
 }
 
-// exchange is Do that also returns the failure as an error wrapping its
-// class sentinel and its cause.
-func (c *Client) exchange(ctx context.Context, req oauth.Request) (x *oauth.Exchange, _ *exchangeError) {
+// normalize fills in what every request the probe sends carries: POST
+// unless told otherwise, and the harness's User-Agent, on a copy of the
+// headers so the caller's stay untouched.
+func normalize(req oauth.Request) oauth.Request {
 	if req.Method == "" {
 		req.Method = http.MethodPost
 	}
@@ -214,6 +215,13 @@ func (c *Client) exchange(ctx context.Context, req oauth.Request) (x *oauth.Exch
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", UserAgent)
 	}
+	return req
+}
+
+// exchange is Do that also returns the failure as an error wrapping its
+// class sentinel and its cause.
+func (c *Client) exchange(ctx context.Context, req oauth.Request) (x *oauth.Exchange, _ *exchangeError) {
+	req = normalize(req)
 	x = &oauth.Exchange{Request: req}
 	start := time.Now()
 	defer func() { x.Duration = time.Since(start) }()

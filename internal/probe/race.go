@@ -194,16 +194,7 @@ type racer struct {
 // newRacer renders req to bytes; a request that cannot be built fails
 // with ErrRequest, as in Do.
 func (c *Client) newRacer(ctx context.Context, req oauth.Request) *racer {
-	if req.Method == "" {
-		req.Method = http.MethodPost
-	}
-	req.Header = req.Header.Clone()
-	if req.Header == nil {
-		req.Header = http.Header{}
-	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", UserAgent)
-	}
+	req = normalize(req)
 	r := &racer{x: &oauth.Exchange{Request: req}}
 	var body *strings.Reader
 	if req.Body != "" {
