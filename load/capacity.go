@@ -188,19 +188,11 @@ func (pre *prepared) step(ctx context.Context, sched *Segments, whole func(time.
 	p := pre.pl.Params
 	atk := newAttacker(cfg, p)
 	pc := newPacer(sched)
-	stopAt := time.AfterFunc(sched.Span()+p.Timeout+10*time.Second, func() { atk.Stop() })
-	defer stopAt.Stop()
-	stopCtx := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stopCtx()
+	defer bounded(ctx, atk, sched, p.Timeout)()
 
 	capt := newCapture(tg, pc, sched)
 	rec := cfg.Live
-	rec.Start(cfg.Profile.Name, cfg.TargetKind, sched.Hits(), func() float64 {
-		if b := pc.Began(); !b.IsZero() {
-			return pc.Rate(time.Since(b))
-		}
-		return 0
-	}, poolStateOf(tg))
+	startLive(rec, cfg, sched, pc, tg)
 	prog := newProgress(cfg.Progress, cfg.TTY, fmt.Sprintf("%s %g req/s", cfg.Profile.Name, sched.Rate(0)), sched)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -421,22 +421,12 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		return nil, err
 	}
 	pc := newPacer(pl.Schedule)
-	// Bound the attack in time whatever the schedule does: its span, one
-	// request timeout to drain, and a margin.
-	stopAt := time.AfterFunc(pl.Schedule.Span()+p.Timeout+10*time.Second, func() { atk.Stop() })
-	defer stopAt.Stop()
-	stopCtx := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stopCtx()
+	defer bounded(ctx, atk, pl.Schedule, p.Timeout)()
 
 	capt := newCapture(tg, pc, pl.Schedule)
 	rec := cfg.Live
 	capt.onGroup = rec.RaceGroup
-	rec.Start(cfg.Profile.Name, cfg.TargetKind, pl.Schedule.Hits(), func() float64 {
-		if b := pc.Began(); !b.IsZero() {
-			return pc.Rate(time.Since(b))
-		}
-		return 0
-	}, poolStateOf(tg))
+	startLive(rec, cfg, pl.Schedule, pc, tg)
 	an := (*analyzer)(nil)
 	prog := newProgress(cfg.Progress, cfg.TTY, cfg.Profile.Name, pl.Schedule)
 	stopper := newKneeStop(cfg.Profile, limitsOf(pl.Thresholds))
@@ -510,6 +500,29 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		}
 	}
 	return l, nil
+}
+
+// bounded stops atk when ctx ends or, whatever the schedule does, after its
+// span, one request timeout to drain and a margin; call the result when the
+// attack is over.
+func bounded(ctx context.Context, atk *vegeta.Attacker, s Schedule, timeout time.Duration) (release func()) {
+	stopAt := time.AfterFunc(s.Span()+timeout+10*time.Second, func() { atk.Stop() })
+	stopCtx := context.AfterFunc(ctx, func() { atk.Stop() })
+	return func() {
+		stopAt.Stop()
+		stopCtx()
+	}
+}
+
+// startLive starts the live metrics of one attack: what it schedules, the
+// rate the pacer is at, and the token pool's state.
+func startLive(rec *live.Recorder, cfg Config, s Schedule, pc *pacer, tg *targeter) {
+	rec.Start(cfg.Profile.Name, cfg.TargetKind, s.Hits(), func() float64 {
+		if b := pc.Began(); !b.IsZero() {
+			return pc.Rate(time.Since(b))
+		}
+		return 0
+	}, poolStateOf(tg))
 }
 
 // poolStateOf reads the refresh-token pool for the live metrics; nil when
