@@ -168,7 +168,7 @@ func (r *Runner) Alive(ctx context.Context) error {
 			what = "no Content-Type"
 		}
 		return fmt.Errorf("target %s does not answer like an OAuth token endpoint: a token request got status %d (%s) %q, not a JSON object with \"error\" or tokens: check the path in TARGET",
-			shown, resp.Status, what, oneLine(r.red.String(string(resp.Body)), 80))
+			shown, resp.Status, what, oauth.OneLine(r.red.String(string(resp.Body)), 80))
 	}
 	return nil
 }
@@ -331,13 +331,4 @@ func (v Verdict) String() string {
 		b.WriteString("  " + x.Summary() + "\n")
 	}
 	return b.String()
-}
-
-// oneLine collapses s's whitespace and cuts it to n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
 }

@@ -160,13 +160,14 @@ func JSONKind(v any) string { return jsonKind(v) }
 func (x *Exchange) Summary() string {
 	s := fmt.Sprintf("%s: %s %s", x.Step, x.Request.Method, x.Request.URL)
 	if x.Response != nil {
-		return s + fmt.Sprintf(" -> %d %s", x.Response.Status, oneLine(string(x.Response.Body), 200))
+		return s + fmt.Sprintf(" -> %d %s", x.Response.Status, OneLine(string(x.Response.Body), 200))
 	}
 	return s + fmt.Sprintf(" -> no response (%s) %s", x.Class, x.Err)
 }
 
-// oneLine collapses s's whitespace and cuts it to n bytes.
-func oneLine(s string, n int) string {
+// OneLine collapses s's whitespace and cuts it to n bytes (on a rune
+// boundary), for a body shown on one line of a console or a report.
+func OneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
 		return strings.ToValidUTF8(s[:n], "") + "…"
