@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,18 +44,11 @@ var run = func() runPlan {
 }()
 
 func chdirModuleRoot() error {
-	dir, err := os.Getwd()
+	root, err := gate.ModuleRoot()
 	if err != nil {
-		return err
+		return fmt.Errorf("specs: %w", err)
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module tokenharness\n") {
-			return os.Chdir(d)
-		}
-		if filepath.Dir(d) == d {
-			return fmt.Errorf("specs: no tokenharness go.mod above %s", dir)
-		}
-	}
+	return os.Chdir(root)
 }
 
 // runner checks rules in this process; set up by SynchronizedBeforeSuite.

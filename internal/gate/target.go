@@ -74,25 +74,34 @@ func Start(ctx context.Context, url string, profile rules.Profile, mock string, 
 	return startInProcess(profile, why)
 }
 
-// SourceRoot finds the tokenharness source tree above the working directory
-// and checks that a Go toolchain is on PATH: what building the mock image
-// takes.
-func SourceRoot() (string, error) {
+// ModuleRoot is the tokenharness source tree (its module root) at or above
+// the working directory.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for d := dir; ; d = filepath.Dir(d) {
 		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module tokenharness\n") {
-			if _, err := exec.LookPath("go"); err != nil {
-				return "", errors.New("no Go toolchain on PATH to build the mock image")
-			}
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", errors.New("not inside the tokenharness source tree, which the mock image is built from")
+			return "", errors.New("not inside the tokenharness source tree")
 		}
 	}
+}
+
+// SourceRoot is ModuleRoot with a Go toolchain on PATH: what building the
+// mock image takes.
+func SourceRoot() (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", fmt.Errorf("%w, which the mock image is built from", err)
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		return "", errors.New("no Go toolchain on PATH to build the mock image")
+	}
+	return root, nil
 }
 
 func startContainer(ctx context.Context, root string, profile rules.Profile, progress io.Writer) (*Target, error) {
