@@ -229,8 +229,11 @@ func findKnee(l *reports.Load, p Params, limits map[string]float64) {
 }
 
 // findRecovery measures the spike's recovery: from the end of the burst to
-// the first window whose p99 is back within twice the baseline's (or the
-// baseline plus 5 ms, for sub-millisecond baselines) without failures.
+// the first window without failures whose p99 is back within the band the
+// baseline itself spanned: its worst window, twice its median, or its
+// median plus 5 ms for sub-millisecond baselines, whichever is widest. A
+// window as slow as one the quiet baseline already had is not the spike's
+// doing, so it does not delay recovery.
 func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
 	at, end := p.SpikeAt.Seconds(), (p.SpikeAt + p.SpikeFor).Seconds()
 	ws := windows(l.Series)
@@ -247,7 +250,7 @@ func findRecovery(l *reports.Load, p Params, _ map[string]float64) {
 		return
 	}
 	baseP99 := median(base)
-	limit := math.Max(2*baseP99, baseP99+5)
+	limit := math.Max(slices.Max(base), math.Max(2*baseP99, baseP99+5))
 	for _, w := range ws {
 		if w.t < end {
 			continue

@@ -58,6 +58,8 @@ func TestFindRecovery(t *testing.T) {
 		{"back at once", []float64{2, 2, 2, 40, 40, 3, 2, 2, 2, 2}, true, 0},
 		{"two seconds late", []float64{2, 2, 2, 40, 40, 30, 20, 2, 2, 2}, true, 2},
 		{"never", []float64{2, 2, 2, 40, 40, 30, 30, 30, 30, 30}, false, 5},
+		{"as slow as a baseline window is back", []float64{2, 12, 2, 40, 40, 12, 2, 2, 2, 2}, true, 0},
+		{"slower than every baseline window is not", []float64{2, 12, 2, 40, 40, 13, 2, 2, 2, 2}, true, 1},
 	}
 	for _, tt := range tests {
 		l := &reports.Load{Series: series(rates, tt.p99s, nil)}

@@ -18,12 +18,13 @@ import (
 	"tokenharness/reports"
 )
 
-// tiny are parameters that keep each profile's run near a second.
+// tiny are parameters that keep each profile's run near a second; the
+// spike's runs on to give a loaded machine time to settle after it.
 var tiny = map[string]Params{
 	"herd":          {Clients: 20, Rate: 200, Every: 500 * time.Millisecond, Duration: time.Second},
 	"ramp":          {StartRate: 20, Rate: 200, Duration: 1500 * time.Millisecond},
 	"rotation-race": {Rate: 200, GroupSize: 4, Duration: time.Second},
-	"spike":         {Rate: 50, SpikeRate: 300, SpikeAt: 400 * time.Millisecond, SpikeFor: 300 * time.Millisecond, Duration: 1500 * time.Millisecond},
+	"spike":         {Rate: 50, SpikeRate: 300, SpikeAt: 400 * time.Millisecond, SpikeFor: 300 * time.Millisecond, Duration: 2500 * time.Millisecond},
 	"soak":          {Rate: 100, Duration: 1500 * time.Millisecond},
 	"mixed":         {Rate: 100, CodeEvery: 5, Duration: time.Second},
 	"capacity":      {StartRate: 50, Rate: 200, Duration: 300 * time.Millisecond, SLOP99: time.Second},
