@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/rules"
@@ -201,7 +202,7 @@ func runProfile(t *testing.T, s *Server, r *conform.Runner, want map[string]Row)
 			defer func() { <-sem }()
 			key := Row{Server: s.Name, Profile: string(s.Profile), Rule: string(rule.ID)}.Key()
 			tries, deadline := 1, time.Now().Add(raceBudget)
-			if rule.Race && want[key].Status == conform.StatusFailed {
+			if rule.Race && want[key].Status == reports.StatusFailed {
 				tries = raceRetries
 			}
 			for n := 0; n < tries && (n == 0 || time.Now().Before(deadline)); n++ {
@@ -231,12 +232,12 @@ func runProfile(t *testing.T, s *Server, r *conform.Runner, want map[string]Row)
 }
 
 func tally(rows []Row) string {
-	n := map[string]int{}
+	n := map[reports.Status]int{}
 	for _, r := range rows {
 		n[r.Status]++
 	}
 	var parts []string
-	for _, s := range []string{"passed", "failed", "warned", "waived", "skipped", "inconclusive"} {
+	for _, s := range []reports.Status{reports.StatusPassed, reports.StatusFailed, reports.StatusWarned, reports.StatusWaived, reports.StatusSkipped, reports.StatusInconclusive} {
 		if n[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
 		}
@@ -258,7 +259,7 @@ func printSummary(w io.Writer, rows []Row) {
 	}
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-16s %-8s %s\n", k.server, k.profile, tally(by[k]))
-		for _, st := range []string{"failed", "warned", "inconclusive"} {
+		for _, st := range []reports.Status{reports.StatusFailed, reports.StatusWarned, reports.StatusInconclusive} {
 			var ids []string
 			for _, r := range by[k] {
 				if r.Status == st {
@@ -297,7 +298,7 @@ func TestRaceCatchRatio(t *testing.T) {
 				}
 				t.Run(sv.Name+"/"+string(rule.ID), func(t *testing.T) {
 					_, r := start(t, sv, p)
-					n := map[string]int{}
+					n := map[reports.Status]int{}
 					caught := 0
 					began := time.Now()
 					for range *raceRuns {

@@ -7,13 +7,16 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"tokenharness/reports"
 )
 
 // Row is one line of the expected table: the verdict of one rule against
 // one server under one profile, and for a verdict that is not a plain pass
 // or skip, why it is right.
 type Row struct {
-	Server, Profile, Rule, Status string
+	Server, Profile, Rule string
+	Status                reports.Status
 	// Justification quotes the sentence that makes a failure real and says
 	// what the server did. Required for NeedsJustification statuses.
 	Justification string
@@ -22,14 +25,14 @@ type Row struct {
 // Key identifies a row.
 func (r Row) Key() string { return r.Server + "\t" + r.Profile + "\t" + r.Rule }
 
-func (r Row) line() string { return r.Key() + "\t" + r.Status }
+func (r Row) line() string { return r.Key() + "\t" + string(r.Status) }
 
 // NeedsJustification reports whether status claims something about the
 // server (a failure or a warning) or about the run (inconclusive) that a
 // reader must be able to check.
-func NeedsJustification(status string) bool {
+func NeedsJustification(status reports.Status) bool {
 	switch status {
-	case "failed", "warned", "inconclusive":
+	case reports.StatusFailed, reports.StatusWarned, reports.StatusInconclusive:
 		return true
 	}
 	return false
@@ -53,7 +56,7 @@ func ReadTable(r io.Reader) ([]Row, error) {
 		if len(f) < 4 {
 			return nil, fmt.Errorf("line %d: want server, profile, rule, status[, justification] separated by tabs", n)
 		}
-		row := Row{Server: f[0], Profile: f[1], Rule: f[2], Status: f[3]}
+		row := Row{Server: f[0], Profile: f[1], Rule: f[2], Status: reports.Status(f[3])}
 		if len(f) == 5 {
 			row.Justification = strings.TrimSpace(f[4])
 		}

@@ -18,7 +18,7 @@ func TestCapacity(t *testing.T) {
 		p         Params
 		wantBound string
 		check     func(t *testing.T, c *reports.Capacity)
-		verdict   string
+		verdict   reports.Verdict
 	}{
 		{"a fast server holds every step up to RATE", &fakeAS{rotate: true},
 			// A ceiling and an SLO this machine's generator keeps under the
@@ -99,7 +99,7 @@ func TestCapacity_Thresholds(t *testing.T) {
 	tests := []struct {
 		l     *reports.Load
 		limit float64
-		want  string
+		want  reports.Status
 	}{
 		{at(reports.CapacityExact, 300), 250, reports.StatusPassed},
 		{at(reports.CapacityExact, 300), 350, reports.StatusFailed},

@@ -137,7 +137,7 @@ func TestJudge(t *testing.T) {
 	tests := []struct {
 		name  string
 		l     reports.Load
-		want  string
+		want  reports.Verdict
 		codes int
 	}{
 		{"all met", reports.Load{Valid: true, Requests: 20, Latency: reports.Percentiles{P99: 5},

@@ -107,7 +107,7 @@ func TestMock_RotationRaceCatchesTheRaceQuirk(t *testing.T) {
 	tests := []struct {
 		name        string
 		quirks      []rules.ID
-		wantVerdict string
+		wantVerdict reports.Verdict
 	}{
 		{"quirk off: one winner per group", nil, reports.VerdictPass},
 		{"quirk on: concurrent refreshes all win", []rules.ID{rules.RefreshRace.ID}, reports.VerdictFail},

@@ -69,7 +69,7 @@ func TestRun_RotationRace(t *testing.T) {
 	tests := []struct {
 		name        string
 		as          *fakeAS
-		wantVerdict string
+		wantVerdict reports.Verdict
 		wantKey     string // the RaceWinners key every group should have
 	}{
 		{"strict rotation: one winner per group", &fakeAS{rotate: true}, reports.VerdictPass, "1"},

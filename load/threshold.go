@@ -58,7 +58,7 @@ type Observation struct {
 	UpperBound bool
 	// Status is empty when Value is set, else reports.StatusNotApplicable
 	// or reports.StatusInconclusive.
-	Status string
+	Status reports.Status
 	// Reason is the evidence: the counts behind Value, or why there is none.
 	Reason string
 }
@@ -131,7 +131,7 @@ func (t Threshold) String() string { return fmt.Sprintf("%s %s %g", t.Metric.Nam
 // judgeObservation compares o with the limit exactly. A lower bound proves
 // a maximum broken once it reaches it, and a minimum met; otherwise it
 // proves nothing.
-func (t Threshold) judgeObservation(o Observation) string {
+func (t Threshold) judgeObservation(o Observation) reports.Status {
 	if o.Value == nil {
 		return o.Status
 	}

@@ -21,7 +21,7 @@ func TestJudge_ExactAtTheLimit(t *testing.T) {
 		name   string
 		th     Threshold
 		l      *reports.Load
-		status string
+		status reports.Status
 	}{
 		{"10 of 1000 at error_rate <= 0.01", Max(ErrorRate, 0.01), load(10, 1000), reports.StatusPassed},
 		{"11 of 1000 over error_rate <= 0.01", Max(ErrorRate, 0.01), load(11, 1000), reports.StatusFailed},
@@ -105,8 +105,8 @@ func TestJudge_RaceWinners(t *testing.T) {
 	tests := []struct {
 		name     string
 		l        *reports.Load
-		status   string
-		verdict  string
+		status   reports.Status
+		verdict  reports.Verdict
 		exit     int
 		inReason string
 	}{
@@ -172,7 +172,7 @@ func TestJudge_RecoveryIsABoundWhenNotRecovered(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		rec    reports.Recovery
-		status string
+		status reports.Status
 	}{
 		{reports.Recovery{Recovered: true, Seconds: 2}, reports.StatusPassed},
 		{reports.Recovery{Recovered: false, Seconds: 5}, reports.StatusFailed},
@@ -217,7 +217,7 @@ func TestJudge_DeadAfterRefreshNeedsASecondUse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		c      reports.Correctness
-		status string
+		status reports.Status
 	}{
 		{reports.Correctness{RefreshesRotated: 100}, reports.StatusInconclusive},
 		{reports.Correctness{RefreshesRotated: 100, RotatedTokensSpent: 50}, reports.StatusPassed},

@@ -13,7 +13,7 @@ import (
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		verdict string
+		verdict reports.Verdict
 		want    int
 	}{
 		{reports.VerdictPass, 0},
@@ -31,14 +31,14 @@ func TestExitCode(t *testing.T) {
 
 func TestFinalize(t *testing.T) {
 	t.Parallel()
-	rule := func(id, status string) reports.RuleResult {
+	rule := func(id string, status reports.Status) reports.RuleResult {
 		return reports.RuleResult{ID: id, Level: "MUST", Status: status, PolicyMode: "enforce"}
 	}
 	for _, tc := range []struct {
 		description  string
 		rules        []reports.RuleResult
 		harnessError string
-		want         string
+		want         reports.Verdict
 		summary      reports.Summary
 	}{
 		{"no rules", nil, "", reports.VerdictPass, reports.Summary{}},

@@ -20,41 +20,6 @@ const (
 	KindLoad        = "load"
 )
 
-// Verdicts.
-const (
-	VerdictPass  = "pass"
-	VerdictFail  = "fail"
-	VerdictError = "error" // the harness or its configuration failed; nothing was judged
-	// VerdictInconclusive: nothing judged failed, but a gating rule or a
-	// required check could not be judged (a setup that failed; a rotation
-	// race against a server that does not rotate). Never a pass: exit 3.
-	VerdictInconclusive = "inconclusive"
-)
-
-// Rule statuses in a conformance report.
-const (
-	StatusPassed  = "passed"
-	StatusFailed  = "failed"
-	StatusWarned  = "warned"
-	StatusWaived  = "waived"
-	StatusSkipped = "skipped"
-	// StatusInconclusive: the rule or check ran but could not be judged: a
-	// rule's setup failed, a precondition answered 5xx, the spec was cut
-	// short; a threshold's run produced nothing to judge it by (no race group
-	// had a winner, a series too short for a drift).
-	StatusInconclusive = "inconclusive"
-)
-
-// Load threshold statuses: a threshold is "passed" or "failed" (the words
-// rules use) only when the run produced its figure; otherwise it says which
-// of these it is, with the evidence in Threshold.Reason.
-const (
-	// StatusNotApplicable: the run shows the check's premise does not hold
-	// for this target (one winner per rotation race, for a server that does
-	// not rotate refresh tokens).
-	StatusNotApplicable = "not_applicable"
-)
-
 // Conformance is the result of checking one target against one profile.
 type Conformance struct {
 	APIVersion string `json:"api_version"`
@@ -69,7 +34,7 @@ type Conformance struct {
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	StartedAt    time.Time     `json:"started_at"`
 	FinishedAt   time.Time     `json:"finished_at"`
-	Verdict      string        `json:"verdict"`
+	Verdict      Verdict       `json:"verdict"`
 	// HarnessError is set when Verdict is "error": what went wrong and how to fix it.
 	HarnessError string       `json:"harness_error,omitempty"`
 	Summary      Summary      `json:"summary"`
@@ -115,17 +80,17 @@ type Summary struct {
 // RuleResult is one rule's verdict with its evidence.
 type RuleResult struct {
 	ID            string `json:"id"`
-	Level         string `json:"level"` // MUST, SHOULD, MAY, DOC
-	Status        string `json:"status"`
+	Level         Level  `json:"level"`
+	Status        Status `json:"status"`
 	Summary       string `json:"summary"`
 	SourceDoc     string `json:"source_doc"`
 	SourceSection string `json:"source_section"`
 	SourceURL     string `json:"source_url,omitempty"`
 	Quote         string `json:"quote,omitempty"`
 	// PolicyMode is the profile's stance: enforce, warn or waive; PolicyReason why.
-	PolicyMode   string   `json:"policy_mode"`
-	PolicyReason string   `json:"policy_reason,omitempty"`
-	Expects      []string `json:"expects,omitempty"`
+	PolicyMode   PolicyMode `json:"policy_mode"`
+	PolicyReason string     `json:"policy_reason,omitempty"`
+	Expects      []string   `json:"expects,omitempty"`
 	// Reason explains a non-passed status (skip reason, violation, policy).
 	Reason string `json:"reason,omitempty"`
 	// Violation says what differed, when the rule's checks failed.
@@ -147,7 +112,7 @@ type Load struct {
 	TargetKind string    `json:"target_kind"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
-	Verdict    string    `json:"verdict"`
+	Verdict    Verdict   `json:"verdict"`
 	// Valid is false when the generator could not keep its schedule
 	// (see GeneratorLag), so latency figures understate the truth.
 	Valid        bool   `json:"valid"`
@@ -320,7 +285,7 @@ type Threshold struct {
 	// Passed is Status == "passed", kept for readers of earlier reports.
 	Passed bool `json:"passed"`
 	// Status is passed, failed, not_applicable or inconclusive.
-	Status string `json:"status,omitempty"`
+	Status Status `json:"status,omitempty"`
 	// Reason is the evidence: the counts behind the figure, or why the run
 	// could not produce it.
 	Reason string `json:"reason,omitempty"`

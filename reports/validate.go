@@ -8,16 +8,22 @@ import (
 
 // Allowed values, in the order error messages name them.
 var (
-	verdicts = []string{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError}
-	statuses = []string{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped, StatusInconclusive}
+	verdicts = []Verdict{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError}
+	statuses = []Status{StatusPassed, StatusFailed, StatusWarned, StatusWaived, StatusSkipped, StatusInconclusive}
 	// thresholdStatuses are a load threshold's; passed and failed mean what
 	// they mean for a rule.
-	thresholdStatuses = []string{StatusPassed, StatusFailed, StatusNotApplicable, StatusInconclusive}
-	levels            = []string{"MUST", "SHOULD", "MAY", "DOC"}
-	policyModes       = []string{"enforce", "warn", "waive"}
+	thresholdStatuses = []Status{StatusPassed, StatusFailed, StatusNotApplicable, StatusInconclusive}
 	maxProblems       = 5 // a broken generator breaks every rule; name a few, count the rest
-	allowedNames      = func(vs []string) string { return strings.Join(vs, "|") }
 )
+
+// allowedNames joins vs for an error message.
+func allowedNames[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, "|")
+}
 
 // problems collects what is wrong with a report so Validate can name all of
 // it in one line.
@@ -30,13 +36,10 @@ func (p *problems) addf(format string, args ...any) {
 	p.list = append(p.list, fmt.Sprintf(format, args...))
 }
 
-func (p *problems) oneOf(field, got string, allowed []string) {
-	for _, a := range allowed {
-		if got == a {
-			return
-		}
+func oneOf[T ~string](p *problems, field string, got T, allowed []T) {
+	if !slices.Contains(allowed, got) {
+		p.addf("%s %q is not one of %s", field, got, allowedNames(allowed))
 	}
-	p.addf("%s %q is not one of %s", field, got, allowedNames(allowed))
 }
 
 func (p *problems) err() error {
@@ -54,14 +57,14 @@ func (p *problems) err() error {
 
 // header checks what both kinds share. excused is true when something other
 // than harness_error explains an "error" verdict (an invalid load run).
-func (p *problems) header(apiVersion, kind, wantKind, verdict, harnessError string, excused bool) {
+func (p *problems) header(apiVersion, kind, wantKind string, verdict Verdict, harnessError string, excused bool) {
 	if apiVersion != APIVersion {
 		p.addf("api_version %q is not %q", apiVersion, APIVersion)
 	}
 	if kind != wantKind {
 		p.addf("kind %q is not %q", kind, wantKind)
 	}
-	p.oneOf("verdict", verdict, verdicts)
+	oneOf(p, "verdict", verdict, verdicts)
 	switch {
 	case verdict == VerdictError && harnessError == "" && !excused:
 		p.addf("verdict is %q but harness_error is empty: say what went wrong", VerdictError)
@@ -89,14 +92,14 @@ func (c *Conformance) Validate() error {
 			}
 			seen[r.ID] = true
 		}
-		p.oneOf(where+": status", r.Status, statuses)
+		oneOf(p, where+": status", r.Status, statuses)
 		// Level and policy_mode are empty when the suite met a spec it has
 		// no rule for; that is worth showing, not worth refusing the report.
 		if r.Level != "" {
-			p.oneOf(where+": level", r.Level, levels)
+			oneOf(p, where+": level", r.Level, Levels)
 		}
 		if r.PolicyMode != "" {
-			p.oneOf(where+": policy_mode", r.PolicyMode, policyModes)
+			oneOf(p, where+": policy_mode", r.PolicyMode, PolicyModes)
 		}
 	}
 	if want := Summarize(c.Rules); c.Summary != want {
@@ -158,7 +161,7 @@ func (l *Load) Validate() error {
 		}
 	}
 	if c := l.Capacity; c != nil {
-		p.oneOf("capacity.bound", c.Bound, []string{CapacityExact, CapacityBelow, CapacityAtLeast})
+		oneOf(p, "capacity.bound", c.Bound, []string{CapacityExact, CapacityBelow, CapacityAtLeast})
 		var n uint64
 		for _, st := range c.Steps {
 			n += st.Requests
@@ -174,7 +177,7 @@ func (l *Load) Validate() error {
 		}
 		status := t.Judged()
 		if t.Status != "" {
-			p.oneOf(fmt.Sprintf("thresholds[%d] %s: status", i, t.Name), t.Status, thresholdStatuses)
+			oneOf(p, fmt.Sprintf("thresholds[%d] %s: status", i, t.Name), t.Status, thresholdStatuses)
 			if t.Passed != (t.Status == StatusPassed) {
 				p.addf("thresholds[%d] %s: passed is %v but status is %q", i, t.Name, t.Passed, t.Status)
 			}
@@ -197,7 +200,7 @@ func (l *Load) Validate() error {
 
 // Judged is t's status: passed, failed, not_applicable or inconclusive.
 // Reports written before Status existed have only Passed.
-func (t Threshold) Judged() string {
+func (t Threshold) Judged() Status {
 	switch {
 	case t.Status != "":
 		return t.Status

@@ -47,7 +47,7 @@ func (c *Conformance) Finalize() {
 	c.Verdict = conformanceVerdict(c)
 }
 
-func conformanceVerdict(c *Conformance) string {
+func conformanceVerdict(c *Conformance) Verdict {
 	switch {
 	case c.HarnessError != "":
 		return VerdictError
@@ -63,7 +63,7 @@ func conformanceVerdict(c *Conformance) string {
 // command uses: pass 0, fail 1, error 2, inconclusive 3 (something gating
 // could not be judged). An unknown verdict is 2, since a report nobody can
 // read has judged nothing.
-func ExitCode(verdict string) int {
+func ExitCode(verdict Verdict) int {
 	switch verdict {
 	case VerdictPass:
 		return 0
@@ -78,5 +78,5 @@ func ExitCode(verdict string) int {
 // Gating reports whether r's status decides the run: a MUST or DOC rule under
 // an enforce policy.
 func (r RuleResult) Gating() bool {
-	return (r.Level == "MUST" || r.Level == "DOC") && r.PolicyMode == "enforce"
+	return r.Level.Gates() && r.PolicyMode == PolicyEnforce
 }

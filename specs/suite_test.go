@@ -12,6 +12,7 @@ import (
 	"os"
 	"testing"
 	"time"
+	"tokenharness/reports"
 
 	stdlog "log"
 
@@ -106,9 +107,9 @@ var _ = func() bool {
 			v := runner.Run(ctx, r)
 			AddReportEntry(verdictEntry, v, ReportEntryVisibilityFailureOrVerbose)
 			switch v.Status {
-			case conform.StatusSkipped:
+			case reports.StatusSkipped:
 				Skip(v.Reason)
-			case conform.StatusInconclusive:
+			case reports.StatusInconclusive:
 				// Not a Ginkgo failure: the report (and the exit status the
 				// CLI derives from it) says "inconclusive" on its own.
 				Skip("inconclusive: " + v.Reason)
@@ -134,7 +135,7 @@ func (passMatcher) Match(actual any) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("Pass expects a conform.Verdict, got %T", actual)
 	}
-	return v.Status != conform.StatusFailed, nil
+	return v.Status != reports.StatusFailed, nil
 }
 
 func (passMatcher) FailureMessage(actual any) string {

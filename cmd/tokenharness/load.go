@@ -225,7 +225,7 @@ func configError(err error) int {
 // request came to (expected failures apart from unexpected ones), then each
 // threshold with its status in report.json's words and its evidence.
 func printLoad(w io.Writer, l *reports.Load, dir string) {
-	fmt.Fprintf(w, "%s: %s", l.Profile, strings.ToUpper(l.Verdict))
+	fmt.Fprintf(w, "%s: %s", l.Profile, strings.ToUpper(string(l.Verdict)))
 	if !l.Valid {
 		fmt.Fprintf(w, " (invalid run: %s)", l.InvalidWhy)
 	}
@@ -233,7 +233,7 @@ func printLoad(w io.Writer, l *reports.Load, dir string) {
 		var names []string
 		for _, t := range l.Thresholds {
 			if st := t.Judged(); t.Required && st != reports.StatusPassed && st != reports.StatusFailed {
-				names = append(names, t.Name+" "+st)
+				names = append(names, t.Name+" "+string(st))
 			}
 		}
 		fmt.Fprintf(w, " (could not judge: %s)", strings.Join(names, ", "))

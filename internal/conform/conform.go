@@ -25,27 +25,16 @@ import (
 	"tokenharness/reports"
 )
 
-// Statuses a verdict can have: the report schema's vocabulary, declared once
-// in package reports.
-const (
-	StatusPassed       = reports.StatusPassed
-	StatusFailed       = reports.StatusFailed
-	StatusWarned       = reports.StatusWarned
-	StatusWaived       = reports.StatusWaived
-	StatusSkipped      = reports.StatusSkipped
-	StatusInconclusive = reports.StatusInconclusive
-)
-
 // ruleTimeout bounds one rule, whatever the target does: a rule makes at
 // most a handful of exchanges, each bounded by the probe's own timeout.
 const ruleTimeout = 90 * time.Second
 
 // Verdict is the outcome of one rule against one target under one profile.
 type Verdict struct {
-	Rule   rules.ID     `json:"rule"`
-	Level  rules.Level  `json:"level"`
-	Status string       `json:"status"`
-	Policy rules.Policy `json:"policy"`
+	Rule   rules.ID       `json:"rule"`
+	Level  rules.Level    `json:"level"`
+	Status reports.Status `json:"status"`
+	Policy rules.Policy   `json:"policy"`
 	// Violated is true when the rule's checks failed, whatever the policy made
 	// of it; the self-check counts a mutant as killed by this.
 	Violated  bool   `json:"violated"`
@@ -181,15 +170,15 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 	// v is the named result, so the duration lands in what Run returns.
 	defer func() { v.Duration = time.Since(start) }()
 	if !in {
-		v.Status, v.Reason = StatusSkipped, fmt.Sprintf("not part of profile %s", r.profile.Name)
+		v.Status, v.Reason = reports.StatusSkipped, fmt.Sprintf("not part of profile %s", r.profile.Name)
 		return v
 	}
 	for _, n := range rule.Needs {
 		if !r.has(n) {
 			why := r.why(n)
-			v.Status, v.Reason = StatusSkipped, why
+			v.Status, v.Reason = reports.StatusSkipped, why
 			if pol.Mode == rules.ModeWaive {
-				v.Status, v.Reason = StatusWaived, pol.Reason+" (not run: "+why+")"
+				v.Status, v.Reason = reports.StatusWaived, pol.Reason+" (not run: "+why+")"
 			}
 			return v
 		}
@@ -207,17 +196,17 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 	v.Evidence = e.evidence(r.red, o.Evidence)
 	v.Note = r.red.String(o.Note)
 	if o.Skip != "" {
-		v.Status, v.Reason = StatusSkipped, o.Skip
+		v.Status, v.Reason = reports.StatusSkipped, o.Skip
 		return v
 	}
 	if o.Inconclusive != "" {
-		v.Status, v.Reason, v.Class = StatusInconclusive, r.red.String(o.Inconclusive), classOf(o.Judged)
+		v.Status, v.Reason, v.Class = reports.StatusInconclusive, r.red.String(o.Inconclusive), classOf(o.Judged)
 		return v
 	}
 	if o.Violation == nil {
-		v.Status = StatusPassed
+		v.Status = reports.StatusPassed
 		if pol.Mode == rules.ModeWaive {
-			v.Status, v.Reason = StatusWaived, pol.Reason+" (the rule held anyway)"
+			v.Status, v.Reason = reports.StatusWaived, pol.Reason+" (the rule held anyway)"
 		}
 		return v
 	}
@@ -227,13 +216,13 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 	v.Class = classOf(o.Judged)
 	switch {
 	case pol.Mode == rules.ModeWaive:
-		v.Status, v.Reason = StatusWaived, pol.Reason
+		v.Status, v.Reason = reports.StatusWaived, pol.Reason
 	case pol.Mode == rules.ModeWarn:
-		v.Status, v.Reason = StatusWarned, pol.Reason
+		v.Status, v.Reason = reports.StatusWarned, pol.Reason
 	case !rule.Level.Gates():
-		v.Status, v.Reason = StatusWarned, fmt.Sprintf("%s-level rule: reported, does not fail the run", rule.Level)
+		v.Status, v.Reason = reports.StatusWarned, fmt.Sprintf("%s-level rule: reported, does not fail the run", rule.Level)
 	default:
-		v.Status, v.Reason = StatusFailed, v.Violation
+		v.Status, v.Reason = reports.StatusFailed, v.Violation
 	}
 	return v
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"tokenharness/reports"
 
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
@@ -30,20 +31,20 @@ func TestPolicy(t *testing.T) {
 		policy     rules.Policy
 		needs      []rules.Need
 		flow       rules.Flow
-		want       string
+		want       reports.Status
 		wantReason string
 		violated   bool
 	}{
-		{"MUST violated", rules.MUST, rules.Enforce, nil, violated, StatusFailed, "it differed", true},
-		{"DOC violated", rules.DOC, rules.Enforce, nil, violated, StatusFailed, "it differed", true},
-		{"SHOULD violated", rules.SHOULD, rules.Enforce, nil, violated, StatusWarned, "SHOULD-level", true},
-		{"warned deviation", rules.MUST, rules.Warn("the vendor says so"), nil, violated, StatusWarned, "the vendor says so", true},
-		{"waived deviation", rules.MUST, rules.Waive("not applicable"), nil, violated, StatusWaived, "not applicable", true},
-		{"waived but held", rules.MUST, rules.Waive("not applicable"), nil, held, StatusWaived, "held anyway", false},
-		{"held", rules.MUST, rules.Enforce, nil, held, StatusPassed, "", false},
-		{"flow skipped", rules.MUST, rules.Enforce, nil, skipped, StatusSkipped, "no refresh token", false},
-		{"need unmet", rules.MUST, rules.Enforce, []rules.Need{rules.NeedClient2}, violated, StatusSkipped, "CLIENT2_ID", false},
-		{"need unmet, waived", rules.MUST, rules.Waive("public clients"), []rules.Need{rules.NeedSecret}, violated, StatusWaived, "public clients", false},
+		{"MUST violated", rules.MUST, rules.Enforce, nil, violated, reports.StatusFailed, "it differed", true},
+		{"DOC violated", rules.DOC, rules.Enforce, nil, violated, reports.StatusFailed, "it differed", true},
+		{"SHOULD violated", rules.SHOULD, rules.Enforce, nil, violated, reports.StatusWarned, "SHOULD-level", true},
+		{"warned deviation", rules.MUST, rules.Warn("the vendor says so"), nil, violated, reports.StatusWarned, "the vendor says so", true},
+		{"waived deviation", rules.MUST, rules.Waive("not applicable"), nil, violated, reports.StatusWaived, "not applicable", true},
+		{"waived but held", rules.MUST, rules.Waive("not applicable"), nil, held, reports.StatusWaived, "held anyway", false},
+		{"held", rules.MUST, rules.Enforce, nil, held, reports.StatusPassed, "", false},
+		{"flow skipped", rules.MUST, rules.Enforce, nil, skipped, reports.StatusSkipped, "no refresh token", false},
+		{"need unmet", rules.MUST, rules.Enforce, []rules.Need{rules.NeedClient2}, violated, reports.StatusSkipped, "CLIENT2_ID", false},
+		{"need unmet, waived", rules.MUST, rules.Waive("public clients"), []rules.Need{rules.NeedSecret}, violated, reports.StatusWaived, "public clients", false},
 	}
 	cfg := target.Default()
 	cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientAuth = "rfc6749", "http://127.0.0.1:9/oauth/token", "c", oauth.AuthNone
@@ -66,7 +67,7 @@ func TestPolicy(t *testing.T) {
 			}
 		})
 	}
-	if v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-OTHER", Flow: held, Profiles: rules.Profiles{rules.Dressipi: rules.Enforce}}); v.Status != StatusSkipped {
+	if v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-OTHER", Flow: held, Profiles: rules.Profiles{rules.Dressipi: rules.Enforce}}); v.Status != reports.StatusSkipped {
 		t.Errorf("a rule outside the profile: status %s, want skipped", v.Status)
 	}
 }
@@ -98,9 +99,9 @@ func TestUndeclaredGrantSkips(t *testing.T) {
 		v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-RULE", Level: rules.MUST, Needs: []rules.Need{tc.need}, Flow: held,
 			Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
 		switch {
-		case tc.want == "" && v.Status != StatusPassed:
+		case tc.want == "" && v.Status != reports.StatusPassed:
 			t.Errorf("%s: status %s %q, want passed", tc.need, v.Status, v.Reason)
-		case tc.want != "" && (v.Status != StatusSkipped || !strings.Contains(v.Reason, tc.want)):
+		case tc.want != "" && (v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, tc.want)):
 			t.Errorf("%s: status %s %q, want skipped naming %q", tc.need, v.Status, v.Reason, tc.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tokenharness/reports"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
@@ -91,7 +92,7 @@ func TestSetupFailureIsInconclusive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			v := runRule(t, tc.url, tc.src, tc.rule)
-			if v.Status != StatusInconclusive || v.Violated || !strings.Contains(v.Reason, "setup") {
+			if v.Status != reports.StatusInconclusive || v.Violated || !strings.Contains(v.Reason, "setup") {
 				t.Errorf("status %s violated %v reason %q; want inconclusive, not violated, a setup reason", v.Status, v.Violated, v.Reason)
 			}
 		})
@@ -126,19 +127,19 @@ func TestAllowedChoicesPass(t *testing.T) {
 		name string
 		url  string
 		rule rules.Rule
-		want string
+		want reports.Status
 	}{
 		{"upscope refused with invalid_scope", refresh(func(map[string]string) (int, map[string]any) { return 400, oauthError("invalid_scope") }),
-			rules.RefreshNoUpscope, StatusPassed},
+			rules.RefreshNoUpscope, reports.StatusPassed},
 		{"upscope ignored, the granted scope said", refresh(func(map[string]string) (int, map[string]any) { return 200, tokensFor("read") }),
-			rules.RefreshNoUpscope, StatusPassed},
+			rules.RefreshNoUpscope, reports.StatusPassed},
 		{"upscope granted", refresh(func(f map[string]string) (int, map[string]any) { return 200, tokensFor(f["scope"]) }),
-			rules.RefreshNoUpscope, StatusFailed},
+			rules.RefreshNoUpscope, reports.StatusFailed},
 		{"upscope answered without scope: §5.1 reads it as granted", refresh(func(map[string]string) (int, map[string]any) { return 200, tokensFor("") }),
-			rules.RefreshNoUpscope, StatusFailed},
-		{"empty grant_type answered as omitted", grantType(400, 400, "invalid_request"), rules.EmptyParamOmitted, StatusPassed},
-		{"empty grant_type answered otherwise", grantType(400, 400, "unsupported_grant_type"), rules.EmptyParamOmitted, StatusFailed},
-		{"the omitted answer is a 500: nothing to compare with", grantType(500, 400, "invalid_request"), rules.EmptyParamOmitted, StatusInconclusive},
+			rules.RefreshNoUpscope, reports.StatusFailed},
+		{"empty grant_type answered as omitted", grantType(400, 400, "invalid_request"), rules.EmptyParamOmitted, reports.StatusPassed},
+		{"empty grant_type answered otherwise", grantType(400, 400, "unsupported_grant_type"), rules.EmptyParamOmitted, reports.StatusFailed},
+		{"the omitted answer is a 500: nothing to compare with", grantType(500, 400, "invalid_request"), rules.EmptyParamOmitted, reports.StatusInconclusive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -156,11 +157,11 @@ func TestAllowedChoicesPass(t *testing.T) {
 func TestOnlyAPKCERefusalCounts(t *testing.T) {
 	t.Parallel()
 	url := scripted(t, func(map[string]string) (int, map[string]any) { return 200, tokensFor("read") })
-	for code, want := range map[string]string{
-		"invalid_request":         StatusPassed,
-		"temporarily_unavailable": StatusInconclusive,
-		"server_error":            StatusInconclusive,
-		"access_denied":           StatusInconclusive,
+	for code, want := range map[string]reports.Status{
+		"invalid_request":         reports.StatusPassed,
+		"temporarily_unavailable": reports.StatusInconclusive,
+		"server_error":            reports.StatusInconclusive,
+		"access_denied":           reports.StatusInconclusive,
 	} {
 		t.Run(code, func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"tokenharness/reports"
 
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
@@ -42,7 +43,7 @@ func TestRaceEvidence(t *testing.T) {
 	}
 	v := r.Run(context.Background(), rules.Rule{ID: "TH-TEST-RACE", Level: rules.MUST, Flow: flow, Race: true,
 		Profiles: rules.Profiles{rules.RFC6749: rules.Enforce}})
-	if v.Status != StatusPassed {
+	if v.Status != reports.StatusPassed {
 		t.Fatalf("status %s: %s", v.Status, v)
 	}
 	if budget != (rules.RaceBudget{Attempts: 7, Time: target.DefaultRaceBudget}) {

@@ -163,7 +163,7 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 	}
 	for i, r := range all {
 		if !match(r.Labels()) {
-			out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: conform.StatusSkipped, Reason: "not selected by LABELS"})
+			out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: reports.StatusSkipped, Reason: "not selected by LABELS"})
 			continue
 		}
 		wg.Add(1)
@@ -172,7 +172,7 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: conform.StatusInconclusive, Reason: notJudged(false)})
+				out[i] = Result(profile, r, conform.Verdict{Rule: r.ID, Level: r.Level, Status: reports.StatusInconclusive, Reason: notJudged(false)})
 				return
 			}
 			v := runner.Run(ctx, r)
@@ -180,7 +180,7 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 			// A transport failure, or a rule whose setup failed (a code source
 			// that timed out through the same silent target), asks whether
 			// the target is still there.
-			if (transportClasses[v.Class] || v.Status == conform.StatusInconclusive) && ctx.Err() == nil {
+			if (transportClasses[v.Class] || v.Status == reports.StatusInconclusive) && ctx.Err() == nil {
 				probing.Lock()
 				if ctx.Err() == nil {
 					if err := runner.Alive(ctx); err != nil {
@@ -190,10 +190,10 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 				}
 				probing.Unlock()
 			}
-			if ctx.Err() != nil && v.Status != conform.StatusPassed && v.Status != conform.StatusSkipped {
+			if ctx.Err() != nil && v.Status != reports.StatusPassed && v.Status != reports.StatusSkipped {
 				// What the rule saw proves nothing: the target or the run's
 				// time was gone.
-				v.Status, v.Reason, v.Violated = conform.StatusInconclusive, notJudged(true)+" ("+v.Reason+")", false
+				v.Status, v.Reason, v.Violated = reports.StatusInconclusive, notJudged(true)+" ("+v.Reason+")", false
 			}
 			out[i] = Result(profile, r, v)
 			mu.Lock()
@@ -211,16 +211,16 @@ func Check(ctx context.Context, runner *conform.Runner, profile rules.Profile, m
 func Result(profile rules.Profile, r rules.Rule, v conform.Verdict) reports.RuleResult {
 	pol := r.Profiles[profile]
 	out := reports.RuleResult{
-		ID: string(r.ID), Level: string(r.Level), Summary: r.Summary,
+		ID: string(r.ID), Level: r.Level, Summary: r.Summary,
 		SourceDoc: r.Source.Doc, SourceSection: r.Source.Section, SourceURL: r.Source.URL, Quote: r.Source.Quote,
-		PolicyMode: string(pol.Mode), PolicyReason: pol.Reason, Expects: r.Expects(),
+		PolicyMode: pol.Mode, PolicyReason: pol.Reason, Expects: r.Expects(),
 		Status: v.Status, Reason: v.Reason, Violation: v.Violation, Class: v.Class,
 		DurationMS: float64(v.Duration) / float64(time.Millisecond),
 	}
 	if v.Note != "" && out.Reason == "" {
 		out.Reason = v.Note
 	}
-	if v.Status != conform.StatusPassed {
+	if v.Status != reports.StatusPassed {
 		out.Evidence = v.Evidence
 	}
 	return out

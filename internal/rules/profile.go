@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"tokenharness/internal/oauth"
+	"tokenharness/reports"
 )
 
 // Profile names a set of rules and the policy for each.
@@ -66,13 +67,14 @@ func Info(p Profile) (ProfileInfo, error) {
 	return ProfileInfo{}, fmt.Errorf("rules: unknown profile %q: use one of %s", p, strings.Join(ProfileNames(), "|"))
 }
 
-// Mode is what a profile does with a rule's violation.
-type Mode string
+// Mode is what a profile does with a rule's violation: the reports
+// vocabulary's policy mode.
+type Mode = reports.PolicyMode
 
 const (
-	ModeEnforce Mode = "enforce"
-	ModeWarn    Mode = "warn"
-	ModeWaive   Mode = "waive"
+	ModeEnforce = reports.PolicyEnforce
+	ModeWarn    = reports.PolicyWarn
+	ModeWaive   = reports.PolicyWaive
 )
 
 // Policy is a profile's stance on one rule. Warn and Waive carry the reason,

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"tokenharness/internal/oauth"
+	"tokenharness/reports"
 )
 
 // ID is a rule's stable name: grep-equal across code, spec text, reports and
@@ -33,20 +34,16 @@ var idGrammar = regexp.MustCompile(`^((RFC\d{4}|OAUTH21|COMMONINJA|DRESSIPI|TH)-
 // Valid reports whether id follows the ID grammar.
 func (id ID) Valid() bool { return idGrammar.MatchString(string(id)) }
 
-// Level is how strongly the source states the rule.
-type Level string
+// Level is how strongly the source states the rule: the reports
+// vocabulary, named here so rule declarations read "Level: MUST".
+type Level = reports.Level
 
 const (
-	MUST   Level = "MUST"
-	SHOULD Level = "SHOULD"
-	MAY    Level = "MAY"
-	// DOC is behaviour a vendor document states for its endpoint; it gates
-	// like MUST in that vendor's profile.
-	DOC Level = "DOC"
+	MUST   = reports.LevelMUST
+	SHOULD = reports.LevelSHOULD
+	MAY    = reports.LevelMAY
+	DOC    = reports.LevelDOC
 )
-
-// Gates reports whether a violation at this level fails the run.
-func (l Level) Gates() bool { return l == MUST || l == DOC }
 
 // Source is where a rule comes from.
 type Source struct {

@@ -83,10 +83,10 @@ type Metric struct {
 // RuleChange is one conformance rule whose status differs between the runs.
 // An empty status means the rule is absent from that run.
 type RuleChange struct {
-	ID        string `json:"id"`
-	Baseline  string `json:"baseline"`
-	Current   string `json:"current"`
-	Regressed bool   `json:"regressed"`
+	ID        string         `json:"id"`
+	Baseline  reports.Status `json:"baseline"`
+	Current   reports.Status `json:"current"`
+	Regressed bool           `json:"regressed"`
 }
 
 // ThresholdChange is a threshold that failed in the current load run.
@@ -96,8 +96,8 @@ type ThresholdChange struct {
 	Observed float64 `json:"observed"`
 	// Baseline is the threshold's result in the baseline: passed, failed,
 	// or absent when the baseline did not declare it.
-	Baseline  string `json:"baseline"`
-	Regressed bool   `json:"regressed"`
+	Baseline  reports.Status `json:"baseline"`
+	Regressed bool           `json:"regressed"`
 }
 
 // Result is the comparison of two reports.
@@ -190,7 +190,7 @@ func bothPresent(baseNil, curNil bool) error {
 }
 
 // measured refuses a report that judged nothing.
-func measured(which, verdict, harnessError string) error {
+func measured(which string, verdict reports.Verdict, harnessError string) error {
 	if verdict == reports.VerdictError {
 		return fmt.Errorf("compare: the %s report judged nothing (verdict error): %s: compare a completed run", which, harnessError)
 	}
@@ -338,12 +338,9 @@ func worsened(delta, limit float64, worse string) bool {
 	return delta > limit+eps
 }
 
-// Threshold results in a baseline, for ThresholdChange.Baseline.
-const (
-	ThresholdPassed = "passed"
-	ThresholdFailed = "failed"
-	ThresholdAbsent = "absent"
-)
+// ThresholdAbsent is ThresholdChange.Baseline for a threshold the
+// baseline did not have; otherwise Baseline is the threshold's status.
+const ThresholdAbsent reports.Status = "absent"
 
 // thresholds lists every threshold that failed in the current run; one
 // that did not fail in the baseline (passed, absent, or not judged there:
@@ -351,7 +348,7 @@ const (
 // is listed but is not new. A threshold the current run could not judge
 // did not fail: it is not listed (see unjudgedNotes).
 func thresholds(base, cur []reports.Threshold) []ThresholdChange {
-	before := map[string]string{}
+	before := map[string]reports.Status{}
 	for _, t := range base {
 		before[t.Name] = t.Judged()
 	}
@@ -364,7 +361,7 @@ func thresholds(base, cur []reports.Threshold) []ThresholdChange {
 		if !ok {
 			was = ThresholdAbsent
 		}
-		out = append(out, ThresholdChange{Name: t.Name, Limit: t.Limit, Observed: t.Observed, Baseline: was, Regressed: was != ThresholdFailed})
+		out = append(out, ThresholdChange{Name: t.Name, Limit: t.Limit, Observed: t.Observed, Baseline: was, Regressed: was != reports.StatusFailed})
 	}
 	return out
 }
@@ -383,7 +380,7 @@ func compareConformance(b, c *reports.Conformance) (Result, error) {
 		return Result{}, err
 	}
 	r := Result{Kind: reports.KindConformance, Profile: c.Profile, Compared: len(c.Rules)}
-	before := map[string]string{}
+	before := map[string]reports.Status{}
 	for _, rr := range b.Rules {
 		before[rr.ID] = rr.Status
 	}
@@ -416,7 +413,7 @@ func compareConformance(b, c *reports.Conformance) (Result, error) {
 
 // ruleRegressed: a rule that passed and now fails or warns regressed, and so
 // did any rule that fails now but did not before (new, skipped, waived).
-func ruleRegressed(was, now string) bool {
+func ruleRegressed(was, now reports.Status) bool {
 	switch {
 	case now == reports.StatusFailed:
 		return was != reports.StatusFailed
@@ -447,7 +444,7 @@ func plural(n int, one, many string) string {
 // could not (a server that stopped rotating leaves race_winners
 // not_applicable): not a regression of a figure, but worth a reader's eye.
 func unjudgedNotes(base, cur []reports.Threshold) []string {
-	judged := map[string]string{}
+	judged := map[string]reports.Status{}
 	for _, t := range base {
 		if st := t.Judged(); st == reports.StatusPassed || st == reports.StatusFailed {
 			judged[t.Name] = st

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"tokenharness/reports"
 )
 
 // Write prints the result as aligned tables: a heading with the number of
@@ -67,11 +69,11 @@ func result(regressed bool, note string) string {
 	return s
 }
 
-func orAbsent(status string) string {
+func orAbsent(status reports.Status) string {
 	if status == "" {
 		return "(absent)"
 	}
-	return status
+	return string(status)
 }
 
 // value formats a metric's baseline or current figure: ratios as percent.

@@ -403,7 +403,7 @@ func statusBar(s reports.Summary) template.HTML {
 	}
 	x := 0.0
 	for _, part := range []struct {
-		status string
+		status reports.Status
 		n      int
 	}{
 		{reports.StatusPassed, s.Passed}, {reports.StatusFailed, s.Failed}, {reports.StatusInconclusive, s.Inconclusive}, {reports.StatusWarned, s.Warned},

@@ -24,7 +24,8 @@ type CompareInput struct {
 type compareView struct {
 	page
 	Kind, Profile, BaselineName, CurrentName string
-	Verdict, VerdictText                     string
+	Verdict                                  reports.Verdict
+	VerdictText                              string
 	Metrics                                  []compareMetricRow
 	Thresholds                               []compareThresholdRow
 	Rules                                    []compareRuleRow
@@ -117,11 +118,11 @@ func Compare(w io.Writer, in CompareInput, opts ...Option) error {
 	return render(w, "compare", v)
 }
 
-func orAbsent(s string) string {
+func orAbsent(s reports.Status) string {
 	if s == "" {
 		return "absent"
 	}
-	return clean(s)
+	return clean(string(s))
 }
 
 // compareThresholds lists every threshold either run declared, in the
@@ -139,9 +140,9 @@ func compareThresholds(base, cur []reports.Threshold, changes []compare.Threshol
 	judged := func(t reports.Threshold) (string, string, bool) {
 		st := t.Judged()
 		if st != reports.StatusPassed && st != reports.StatusFailed {
-			return st, "—", false
+			return string(st), "—", false
 		}
-		return st, fmtObserved(t.Observed, t.Limit), true
+		return string(st), fmtObserved(t.Observed, t.Limit), true
 	}
 	limit := func(t reports.Threshold) string {
 		op := "≤ "

@@ -20,7 +20,8 @@ type conformanceView struct {
 	page
 	Profile, Target, TargetKind, TargetNote, ClientAuth string
 	Started, Finished, Duration                         string
-	Verdict, VerdictText, HarnessError                  string
+	Verdict                                             reports.Verdict
+	VerdictText, HarnessError                           string
 	Summary                                             reports.Summary
 	StatusBar                                           template.HTML
 	Deviations                                          []ruleView
@@ -65,7 +66,7 @@ const openLimit = 3
 
 // statusOrder puts what needs attention first; within a status the
 // producer's (catalogue) order is kept.
-var statusOrder = map[string]int{
+var statusOrder = map[reports.Status]int{
 	reports.StatusFailed: 0, reports.StatusInconclusive: 1, reports.StatusWarned: 2, reports.StatusSkipped: 3,
 	reports.StatusWaived: 4, reports.StatusPassed: 5,
 }
@@ -113,7 +114,7 @@ func Conformance(w io.Writer, r *reports.Conformance, opts ...Option) error {
 			opened++
 		}
 		v.Rules = append(v.Rules, rv)
-		if rr.PolicyMode == "warn" || rr.PolicyMode == "waive" {
+		if rr.PolicyMode == reports.PolicyWarn || rr.PolicyMode == reports.PolicyWaive {
 			v.Deviations = append(v.Deviations, rv)
 		}
 	}
@@ -121,14 +122,14 @@ func Conformance(w io.Writer, r *reports.Conformance, opts ...Option) error {
 	return render(w, "conformance", v)
 }
 
-func rank(status string) int {
+func rank(status reports.Status) int {
 	if n, ok := statusOrder[status]; ok {
 		return n
 	}
 	return -1 // an unknown status is a producer bug: show it first
 }
 
-func conformanceVerdictText(verdict string, s reports.Summary) string {
+func conformanceVerdictText(verdict reports.Verdict, s reports.Summary) string {
 	switch verdict {
 	case reports.VerdictPass:
 		if s.Warned > 0 {

@@ -38,7 +38,7 @@ func init() {
 	}
 	funcs := template.FuncMap{
 		"css":        func() template.CSS { return template.CSS(css) },
-		"upper":      strings.ToUpper,
+		"upper":      func(v reports.Verdict) string { return strings.ToUpper(string(v)) },
 		"inc":        func(i int) int { return i + 1 },
 		"apiVersion": func() string { return reports.APIVersion },
 	}
@@ -93,4 +93,4 @@ func render(w io.Writer, name string, data any) error {
 
 // clean is the renderer's last line of defence: every report text goes
 // through the redactor before it reaches a template.
-func clean(s string) string { return redact.String(s) }
+func clean[T ~string](s T) string { return redact.String(string(s)) }

@@ -109,7 +109,7 @@ func TestConformancePageStructure(t *testing.T) {
 	}
 }
 
-func rules0(c *reports.Conformance, status string) reports.RuleResult {
+func rules0(c *reports.Conformance, status reports.Status) reports.RuleResult {
 	for _, r := range c.Rules {
 		if r.Status == status {
 			return r

@@ -12,7 +12,7 @@ import (
 type IndexEntry struct {
 	Kind      string // conformance or load
 	Profile   string
-	Verdict   string
+	Verdict   reports.Verdict
 	Target    string
 	StartedAt time.Time
 	// Headline is the run in one line: rule counts, or p99 and throughput.
@@ -55,8 +55,9 @@ func EntryFor(report any) (IndexEntry, error) {
 
 type indexView struct {
 	page
-	Verdict, VerdictText string
-	Entries              []indexRow
+	Verdict     reports.Verdict
+	VerdictText string
+	Entries     []indexRow
 }
 
 type indexRow struct {
@@ -68,7 +69,7 @@ type indexRow struct {
 // the worst verdict among them at the top.
 func Index(w io.Writer, entries []IndexEntry) error {
 	v := indexView{page: page{Title: "Runs", Kind: "index", Subtitle: "report index"}}
-	counts := map[string]int{}
+	counts := map[reports.Verdict]int{}
 	for _, e := range entries {
 		e.Target, e.Headline, e.Error = clean(e.Target), clean(e.Headline), clean(e.Error)
 		if e.Error != "" {

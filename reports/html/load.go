@@ -17,7 +17,8 @@ type loadView struct {
 	page
 	Profile, Target, TargetKind, Started, Duration string
 	Shards                                         int
-	Verdict, VerdictText, HarnessError             string
+	Verdict                                        reports.Verdict
+	VerdictText, HarnessError                      string
 	Valid                                          bool
 	InvalidWhy, LagP99                             string
 	Tiles                                          []tile
@@ -137,13 +138,13 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 		}
 		v.Thresholds = append(v.Thresholds, thresholdView{
 			Name: clean(t.Name), Limit: op + strconv.FormatFloat(finite(t.Limit), 'f', -1, 64), Observed: observed,
-			Status: status, Reason: clean(t.Reason), Required: t.Required,
+			Status: string(status), Reason: clean(t.Reason), Required: t.Required,
 		})
 		switch {
 		case status == reports.StatusFailed:
 			failed = append(failed, clean(t.Name))
 		case status != reports.StatusPassed && t.Required:
-			unjudged = append(unjudged, clean(t.Name)+" ("+status+")")
+			unjudged = append(unjudged, clean(t.Name)+" ("+string(status)+")")
 		}
 	}
 	v.VerdictText = loadVerdictText(r.Verdict, len(r.Thresholds), failed, unjudged)
@@ -172,7 +173,7 @@ func Load(w io.Writer, r *reports.Load, opts ...Option) error {
 	return render(w, "load", v)
 }
 
-func loadVerdictText(verdict string, thresholds int, failed, unjudged []string) string {
+func loadVerdictText(verdict reports.Verdict, thresholds int, failed, unjudged []string) string {
 	switch verdict {
 	case reports.VerdictPass:
 		if thresholds == 0 {

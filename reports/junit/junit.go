@@ -31,20 +31,20 @@ func Render(c *reports.Conformance) ([]byte, error) {
 		Time:      c.FinishedAt.Sub(c.StartedAt).Seconds(),
 		Properties: reporters.JUnitProperties{Properties: []reporters.JUnitProperty{
 			{Name: "profile", Value: c.Profile}, {Name: "target", Value: c.Target},
-			{Name: "verdict", Value: c.Verdict},
+			{Name: "verdict", Value: string(c.Verdict)},
 		}},
 	}
 	for _, r := range c.Rules {
 		tc := reporters.JUnitTestCase{
 			Name: r.ID + ": " + r.Summary, Classname: "tokenharness." + c.Profile,
-			Status: r.Status, Time: r.DurationMS / 1000,
+			Status: string(r.Status), Time: r.DurationMS / 1000,
 		}
 		switch r.Status {
 		case reports.StatusFailed:
 			tc.Failure = &reporters.JUnitFailure{Type: "failed", Message: r.Violation, Description: details(r)}
 			suite.Failures++
 		case reports.StatusInconclusive:
-			tc.Error = &reporters.JUnitError{Type: reports.StatusInconclusive, Message: "inconclusive: " + r.Reason, Description: details(r)}
+			tc.Error = &reporters.JUnitError{Type: string(reports.StatusInconclusive), Message: "inconclusive: " + r.Reason, Description: details(r)}
 			suite.Errors++
 		case reports.StatusSkipped:
 			tc.Skipped = &reporters.JUnitSkipped{Message: "skipped: " + r.Reason}

@@ -51,10 +51,10 @@ func TestJUnitStatuses(t *testing.T) {
 	}
 	for i, tc := range doc.Suites[0].Cases {
 		want := c.Rules[i]
-		if !strings.HasPrefix(tc.Name, want.ID+": ") || tc.Status != want.Status {
+		if !strings.HasPrefix(tc.Name, want.ID+": ") || tc.Status != string(want.Status) {
 			t.Errorf("case %d: %q status %q, want %s status %s", i, tc.Name, tc.Status, want.ID, want.Status)
 		}
-		inconclusive := tc.Error != nil && tc.Error.Type == reports.StatusInconclusive
+		inconclusive := tc.Error != nil && tc.Error.Type == string(reports.StatusInconclusive)
 		if (tc.Failure != nil) != (want.Status == reports.StatusFailed) || inconclusive != (want.Status == reports.StatusInconclusive) ||
 			(tc.Skipped != nil) != (want.Status == reports.StatusSkipped || want.Status == reports.StatusWaived) {
 			t.Errorf("case %s: failure %v error %v skipped %v for status %s", want.ID, tc.Failure != nil, tc.Error != nil, tc.Skipped != nil, want.Status)

@@ -39,9 +39,9 @@ func Conformance() *reports.Conformance {
 	for _, r := range rules.For(rules.Commoninja) {
 		pol := r.Profiles[rules.Commoninja]
 		rr := reports.RuleResult{
-			ID: string(r.ID), Level: string(r.Level), Status: reports.StatusPassed, Summary: r.Summary,
+			ID: string(r.ID), Level: r.Level, Status: reports.StatusPassed, Summary: r.Summary,
 			SourceDoc: r.Source.Doc, SourceSection: r.Source.Section, SourceURL: r.Source.URL, Quote: r.Source.Quote,
-			PolicyMode: string(pol.Mode), PolicyReason: pol.Reason, Expects: r.Expects(),
+			PolicyMode: pol.Mode, PolicyReason: pol.Reason, Expects: r.Expects(),
 			DurationMS: 3 + float64(len(r.ID)%7),
 		}
 		f, failing := sampleFailures[string(r.ID)]
@@ -73,8 +73,9 @@ func Conformance() *reports.Conformance {
 }
 
 type sampleFailure struct {
-	status, violation string
-	evidence          []oauth.Exchange
+	status    reports.Status
+	violation string
+	evidence  []oauth.Exchange
 }
 
 const okBody = `{"access_token":"[REDACTED]","token_type":"Bearer","expires_in":3600,"refresh_token":"[REDACTED]"}`

@@ -199,7 +199,7 @@ func assertNoSecrets(t *testing.T, r run, secrets ...string) {
 	}
 }
 
-func status(r run, id string) string {
+func status(r run, id string) reports.Status {
 	if r.report == nil {
 		return "<no report>"
 	}

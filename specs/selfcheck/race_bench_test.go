@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/plan"
@@ -105,7 +106,7 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 			if _, err := fmt.Sscanf(v.Violation, "attempt %d/", &n); err == nil {
 				attempts += n
 			}
-		case v.Status != conform.StatusPassed:
+		case v.Status != reports.StatusPassed:
 			b.Errorf("run %d: %s, want passed or violated:\n%s", runs, v.Status, v)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/plan"
@@ -140,7 +141,7 @@ func TestCleanMockPassesEveryProfile(t *testing.T) {
 			cfg := mock(t, run.name)
 			verdicts := runAll(t, cfg)
 			for id, v := range verdicts {
-				if v.Status == conform.StatusFailed || v.Status == conform.StatusInconclusive {
+				if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
 					t.Errorf("clean mock: %s is %s:\n%s", id, v.Status, v)
 				}
 				if v.Violated && v.Policy.Mode == rules.ModeEnforce {
@@ -178,20 +179,20 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 		v := verdicts[rule.ID]
 		switch {
 		case byNeed(rule, rules.NeedCode) || byNeed(rule, rules.NeedGrantCode):
-			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not declare the authorization_code grant: set GRANTS") {
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the authorization_code grant: set GRANTS") {
 				t.Errorf("%s needs a code: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
 		case byNeed(rule, rules.NeedGrantRefresh):
-			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
 				t.Errorf("%s needs refresh tokens: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
 		case byNeed(rule, rules.NeedGrantClientCredentials):
-			if v.Status != conform.StatusPassed {
+			if v.Status != reports.StatusPassed {
 				t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
 			}
 			passed++
 		default:
-			if v.Status != conform.StatusPassed {
+			if v.Status != reports.StatusPassed {
 				t.Errorf("%s needs no code: got %s, want passed:\n%s", rule.ID, v.Status, v)
 			}
 		}
@@ -271,7 +272,7 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 				}
 				defer r.Close()
 				v := r.Run(context.Background(), rule)
-				if v.Status == conform.StatusSkipped {
+				if v.Status == reports.StatusSkipped {
 					return // this run cannot judge the rule (an unmet need); another may
 				}
 				// Isolation is measured, not required: some faults (an error
@@ -315,7 +316,7 @@ func TestLegalVariationsStayGreen(t *testing.T) {
 				cfg := mock(t, run.name)
 				cfg.RaceAttempts = sideRaceAttempts
 				for id, v := range runAll(t, cfg, string(variation.ID)) {
-					if v.Status == conform.StatusFailed || v.Status == conform.StatusInconclusive {
+					if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
 						t.Errorf("legal variation %s (%s) leaves %s %s:\n%s", variation.ID, variation.Why, id, v.Status, v)
 					}
 				}
@@ -325,10 +326,10 @@ func TestLegalVariationsStayGreen(t *testing.T) {
 }
 
 func tally(vs map[rules.ID]conform.Verdict) string {
-	n := map[string]int{}
+	n := map[reports.Status]int{}
 	for _, v := range vs {
 		n[v.Status]++
 	}
 	return fmt.Sprintf("%d rules: %d passed, %d warned, %d waived, %d skipped, %d inconclusive, %d failed",
-		len(vs), n[conform.StatusPassed], n[conform.StatusWarned], n[conform.StatusWaived], n[conform.StatusSkipped], n[conform.StatusInconclusive], n[conform.StatusFailed])
+		len(vs), n[reports.StatusPassed], n[reports.StatusWarned], n[reports.StatusWaived], n[reports.StatusSkipped], n[reports.StatusInconclusive], n[reports.StatusFailed])
 }
