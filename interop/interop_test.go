@@ -14,10 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/rules"
+	"tokenharness/reports"
 )
 
 var (

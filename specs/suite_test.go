@@ -12,7 +12,6 @@ import (
 	"os"
 	"testing"
 	"time"
-	"tokenharness/reports"
 
 	stdlog "log"
 
@@ -24,6 +23,7 @@ import (
 	"tokenharness/internal/conform"
 	"tokenharness/internal/gate"
 	"tokenharness/internal/rules"
+	"tokenharness/reports"
 )
 
 func TestConformance(t *testing.T) {

@@ -7,12 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"tokenharness/reports"
 
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
 // TestPolicy checks how the profile's policy and the rule's level turn

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"tokenharness/reports"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
 // A verdict is evidence: these tests run real rules against scripted token

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"tokenharness/reports"
 
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
 // Env.Race sends over the probe's racer, labels each exchange with its

@@ -15,12 +15,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/rules"
 	"tokenharness/mockserver"
+	"tokenharness/reports"
 )
 
 // raceWindows are the check-then-act windows BenchmarkRaceDetection opens

@@ -15,13 +15,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"tokenharness/reports"
 
 	"tokenharness/internal/conform"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
 	"tokenharness/mockserver"
+	"tokenharness/reports"
 )
 
 type fixture struct {
