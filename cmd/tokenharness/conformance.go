@@ -106,7 +106,7 @@ func printVerdict(c *reports.Conformance, dir string) int {
 		}
 		if b := cp.DPoP; b != nil && b.Exercised {
 			fmt.Printf("  dpop          exercised\n")
-		} else if b != nil && b.Declared {
+		} else if b != nil {
 			fmt.Printf("  not exercised %-18s %s\n", "dpop", b.Reason)
 		}
 	}
