@@ -114,8 +114,9 @@ func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 	if len(vs) == 0 {
 		return nil, nil
 	}
-	// §4.3 checks 1 and 2: one header, one well-formed JWT.
-	if len(vs) > 1 || strings.Contains(vs[0], ",") {
+	// §4.3 checks 1 and 2: one header, one well-formed JWT. The fault
+	// reads the first of several.
+	if (len(vs) > 1 || strings.Contains(vs[0], ",")) && !q.On(rules.DPoPOneHeader.ID) {
 		return nil, badProof("more than one DPoP header")
 	}
 	proof := strings.TrimSpace(vs[0])
@@ -149,10 +150,18 @@ func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 	case !containsAlg(dpopAsymmetric, alg):
 		return nil, badProof("alg " + hdr.Alg + " is not supported")
 	}
-	// §4.3 check 7: the jwk is a public key.
+	// §4.3 check 7: the jwk is a public key. The fault takes the proof
+	// unverified (go-jose refuses to parse a JWS embedding a private key).
 	var jwk jose.JSONWebKey
-	if len(hdr.JWK) == 0 || jwk.UnmarshalJSON(hdr.JWK) != nil || !jwk.Valid() || !jwk.IsPublic() {
+	if len(hdr.JWK) == 0 || jwk.UnmarshalJSON(hdr.JWK) != nil || !jwk.Valid() {
 		return nil, badProof("the jwk header must be a valid public key")
+	}
+	if !jwk.IsPublic() {
+		if !q.On(rules.DPoPPrivateKey.ID) {
+			return nil, badProof("the jwk header holds a private key")
+		}
+		jwk = jwk.Public()
+		verify = false
 	}
 	// §4.3 check 6: the signature verifies with the jwk. The fault skips it.
 	var payload []byte
@@ -173,8 +182,8 @@ func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, badProof("the DPoP proof claims are not a JSON object")
 	}
-	// §4.3 check 3: the required claims.
-	if c.HTM == "" || c.HTU == "" || c.IAT == 0 || c.JTI == "" {
+	// §4.3 check 3: the required claims. The fault does without jti.
+	if c.HTM == "" || c.HTU == "" || c.IAT == 0 || c.JTI == "" && !q.On(rules.DPoPClaims.ID) {
 		return nil, badProof("the DPoP proof lacks htm, htu, iat or jti")
 	}
 	if len(c.JTI) > dpopMaxJTI {
@@ -212,7 +221,7 @@ func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 		return nil, badProof("the jwk has no thumbprint")
 	}
 	// §11.1: a jti seen within the window is a replay. The fault forgets.
-	if !q.On(rules.DPoPJTIReplay.ID) {
+	if !q.On(rules.DPoPJTIReplay.ID) && c.JTI != "" {
 		if rep := s.dpop.remember(c.HTU, c.JTI, iat, now); rep != nil {
 			return nil, rep
 		}

@@ -117,6 +117,27 @@ var dpopCases = map[rules.ID]quirkCase{
 		}
 		return h.ccDPoP(s).summary()
 	}, "400 invalid_dpop_proof"},
+	rules.DPoPOneHeader.ID: {rules.RFC6749, nil, func(h *harness) string {
+		req := tokenReq(ccForm(""), basic(client1, secret1), oauth.HeaderDPoP, h.proof(nil))
+		req.Header.Add(oauth.HeaderDPoP, h.proof(nil))
+		return h.serve(req).summary()
+	}, "400 invalid_dpop_proof"},
+	rules.DPoPClaims.ID: {rules.RFC6749, nil, func(h *harness) string {
+		a, _ := dpopKeys()
+		s, err := jwtsign.Sign(a, jwtsign.Header{Typ: jwtsign.ProofType, JWK: true}, map[string]any{"htm": "POST", "htu": dpopHTU, "iat": h.clock.Now().Unix()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return h.ccDPoP(s).summary()
+	}, "400 invalid_dpop_proof"},
+	rules.DPoPPrivateKey.ID: {rules.RFC6749, nil, func(h *harness) string {
+		_, b := dpopKeys()
+		s, err := jwtsign.SignProofNaming(b, &jose.JSONWebKey{Key: b.Private, Algorithm: "ES256"}, jwtsign.Proof{Method: "POST", URL: dpopHTU, IssuedAt: h.clock.Now()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return h.ccDPoP(s).summary()
+	}, "400 invalid_dpop_proof"},
 	rules.DPoPJTIReplay.ID: {rules.RFC6749, nil, func(h *harness) string {
 		p := h.proof(nil)
 		first := h.ccDPoP(p).summary()

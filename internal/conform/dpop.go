@@ -99,6 +99,17 @@ func (e *env) proof(p *rules.DPoPProof, method string) (string, error) {
 		key.Alg = jwtsign.AlgNone
 	case rules.DPoPAlgSymmetric:
 		return jwtsign.SignProofNaming(ks.hmac, &ks.jwk, pr)
+	case rules.DPoPTwoHeaders:
+		// Valid: buildChecked adds the second header.
+	case rules.DPoPNoJTI:
+		c := pr.Claims()
+		delete(c, "jti")
+		return jwtsign.Sign(key, jwtsign.Header{Typ: jwtsign.ProofType, JWK: true}, c)
+	case rules.DPoPPrivateJWK:
+		// The run's other key, never the configured one: the proof hands
+		// the server the private key it names.
+		priv := jose.JSONWebKey{Key: ks.other.Private, Algorithm: string(ks.other.Alg)}
+		return jwtsign.SignProofNaming(ks.other, &priv, pr)
 	case rules.DPoPNoNonce:
 		pr.Nonce = ""
 	case rules.DPoPWrongNonce:

@@ -189,6 +189,24 @@ func TestDPoPProofs(t *testing.T) {
 			}
 			return ""
 		}},
+		{rules.DPoPProof{Defect: rules.DPoPNoJTI}, func(p parsedProof) string {
+			if _, has := p.claims["jti"]; has || !p.verified || jkt(p.jwk) != want {
+				return "not a valid proof without jti"
+			}
+			return ""
+		}},
+		{rules.DPoPProof{Defect: rules.DPoPPrivateJWK}, func(p parsedProof) string {
+			if p.jwk.IsPublic() || p.alg != "ES256" || jkt(p.jwk) == want {
+				return "not a proof of another key whose jwk holds the private key"
+			}
+			return ""
+		}},
+		{rules.DPoPProof{Defect: rules.DPoPTwoHeaders}, func(p parsedProof) string {
+			if !p.verified || jkt(p.jwk) != want {
+				return "the first header is not a valid proof"
+			}
+			return ""
+		}},
 		{rules.DPoPProof{Defect: rules.DPoPWrongNonce}, func(p parsedProof) string {
 			if p.claims["nonce"] != rules.DPoPBogusNonce {
 				return "no bogus nonce"
@@ -199,6 +217,9 @@ func TestDPoPProofs(t *testing.T) {
 		x := e.Do(context.Background(), rules.Request{Step: string(tc.p.Defect), DPoP: &tc.p, Form: url.Values{"grant_type": {"client_credentials"}}})
 		if !rules.Won(x) {
 			t.Fatalf("%s: %s", tc.p.Defect, x.Summary())
+		}
+		if n := len(x.Request.Header.Values(oauth.HeaderDPoP)); n != 1 && tc.p.Defect != rules.DPoPTwoHeaders || n != 2 && tc.p.Defect == rules.DPoPTwoHeaders {
+			t.Errorf("proof %q: %d DPoP headers", tc.p.Defect, n)
 		}
 		if msg := tc.check(parseProof(t, x.Request.Header.Get(oauth.HeaderDPoP))); msg != "" {
 			t.Errorf("proof %q (other key %v): %s", tc.p.Defect, tc.p.OtherKey, msg)

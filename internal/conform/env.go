@@ -171,6 +171,13 @@ func (e *env) buildChecked(r rules.Request) (oauth.Request, error) {
 			return req, fmt.Errorf("signing the DPoP proof: %w", err)
 		}
 		req.Header.Set(oauth.HeaderDPoP, p)
+		if r.DPoP.Defect == rules.DPoPTwoHeaders {
+			second, err := e.proof(&rules.DPoPProof{}, req.Method)
+			if err != nil {
+				return req, fmt.Errorf("signing the DPoP proof: %w", err)
+			}
+			req.Header.Add(oauth.HeaderDPoP, second)
+		}
 	}
 	return req, nil
 }

@@ -44,6 +44,13 @@ const (
 	DPoPAlgNone DPoPDefect = "alg-none"
 	// DPoPAlgSymmetric is signed with HS256 and names the run's public key.
 	DPoPAlgSymmetric DPoPDefect = "alg-symmetric"
+	// DPoPTwoHeaders sends a second, valid proof in a second DPoP header.
+	DPoPTwoHeaders DPoPDefect = "two-headers"
+	// DPoPNoJTI lacks the jti claim §4.2 requires.
+	DPoPNoJTI DPoPDefect = "no-jti"
+	// DPoPPrivateJWK names, and is signed by, a key whose private part is
+	// in its jwk (a key of the run's own making, never the configured one).
+	DPoPPrivateJWK DPoPDefect = "private-jwk"
 	// DPoPNoNonce carries no nonce even when the server supplied one, and
 	// Env does not retry it with one.
 	DPoPNoNonce DPoPDefect = "no-nonce"
@@ -269,6 +276,30 @@ var (
 		Flow:   dpopRefused(DPoPAlgSymmetric, "token request with a proof signed with HS256"),
 		Expect: dpopRefusedCheck,
 	}
+	DPoPOneHeader = Rule{
+		ID: "RFC9449-4.3-DPOP-ONE-HEADER", Level: MUST,
+		Source:   rfc9449("4.3", `To validate a DPoP proof, the receiving server MUST ensure the following: There is not more than one DPoP HTTP request header field.`),
+		Summary:  "a token request with two DPoP header fields is refused with invalid_dpop_proof",
+		Profiles: dpopProfiles, Needs: []Need{NeedDPoP},
+		Flow:   dpopRefused(DPoPTwoHeaders, "token request with two DPoP headers"),
+		Expect: dpopRefusedCheck,
+	}
+	DPoPClaims = Rule{
+		ID: "RFC9449-4.3-DPOP-CLAIMS", Level: MUST,
+		Source:   rfc9449("4.3", `To validate a DPoP proof, the receiving server MUST ensure the following: All required claims per Section 4.2 are contained in the JWT.`),
+		Summary:  "a DPoP proof without its jti claim is refused with invalid_dpop_proof",
+		Profiles: dpopProfiles, Needs: []Need{NeedDPoP},
+		Flow:   dpopRefused(DPoPNoJTI, "token request with a proof lacking jti"),
+		Expect: dpopRefusedCheck,
+	}
+	DPoPPrivateKey = Rule{
+		ID: "RFC9449-4.3-DPOP-JWK-PRIVATE", Level: MUST,
+		Source:   rfc9449("4.3", `To validate a DPoP proof, the receiving server MUST ensure the following: The jwk JOSE Header Parameter does not contain a private key.`),
+		Summary:  "a DPoP proof whose jwk holds a private key is refused with invalid_dpop_proof",
+		Profiles: dpopProfiles, Needs: []Need{NeedDPoP},
+		Flow:   dpopRefused(DPoPPrivateJWK, "token request with a proof whose jwk holds its private key"),
+		Expect: dpopRefusedCheck,
+	}
 	// §11.1 lets a server track jti values ("servers can store the jti
 	// value ... it may not always be feasible in practice"): a server that
 	// does not is allowed, so the rule is MAY and warns.
@@ -428,4 +459,5 @@ func nonceSyntax(s string) bool {
 	return true
 }
 
-var dpopRules = []Rule{DPoPTokenType, DPoPSignature, DPoPHTM, DPoPHTU, DPoPIAT, DPoPTyp, DPoPAlgNoneRefused, DPoPAlgSymmetricRefused, DPoPJTIReplay, DPoPNonce, DPoPNonceMismatch, DPoPRefreshBound}
+var dpopRules = []Rule{DPoPTokenType, DPoPSignature, DPoPHTM, DPoPHTU, DPoPIAT, DPoPTyp, DPoPAlgNoneRefused, DPoPAlgSymmetricRefused,
+	DPoPOneHeader, DPoPClaims, DPoPPrivateKey, DPoPJTIReplay, DPoPNonce, DPoPNonceMismatch, DPoPRefreshBound}

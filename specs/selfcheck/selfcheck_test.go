@@ -261,8 +261,8 @@ func TestDPoPRuns(t *testing.T) {
 						t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
 					}
 				}
-				if n != 12 {
-					t.Errorf("%d DPoP rules in profile %s, want 12", n, cfg.Profile)
+				if n != 15 {
+					t.Errorf("%d DPoP rules in profile %s, want 15", n, cfg.Profile)
 				}
 			})
 		}
