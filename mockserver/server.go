@@ -88,6 +88,7 @@ type Server struct {
 	log        *slog.Logger
 	red        *redact.Redactor
 	store      *store
+	dpop       *dpopState
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -156,7 +157,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: cfg, beh: beh, clients: map[string]*Client{},
 		faults: loadFaults(), global: quirkSet(nil).with(o.quirks), fromHeader: o.fromHeader,
-		now: o.now, sleep: hold, raceWindow: *cfg.RaceWindow, log: o.log, red: &redact.Redactor{}, store: newStore(),
+		now: o.now, sleep: hold, raceWindow: *cfg.RaceWindow, log: o.log, red: &redact.Redactor{}, store: newStore(), dpop: newDPoPState(),
 		stop: make(chan struct{}),
 	}
 	for i := range cfg.Clients {

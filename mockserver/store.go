@@ -123,6 +123,9 @@ type family struct {
 	// expires is when the last token of the family expires; the janitor
 	// forgets the family after it.
 	expires time.Time
+	// jkt is the DPoP key thumbprint a public client's refresh tokens are
+	// bound to (RFC 9449 §5); "" when unbound. See dpop.go.
+	jkt string
 }
 
 // maxRetired bounds the rotated-out tokens remembered per family. A token

@@ -58,7 +58,13 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 		rep.grant = grant
 		return rep, form[oauth.ParamClientID]
 	}
+	dp, rep := s.checkDPoP(r, form, grant, q)
+	if rep != nil {
+		rep.grant = grant
+		return rep, form[oauth.ParamClientID]
+	}
 	rep = s.grant(r, c, form, grant, hasGrant, q)
+	s.dpopIssued(dp, c, rep, q)
 	rep.grant = grant
 	if c != nil {
 		client = c.ID

@@ -54,6 +54,19 @@ type Capabilities struct {
 	Exercised []string `json:"exercised"`
 	// NotExercised is every other grant the harness knows, with why.
 	NotExercised []NotExercised `json:"not_exercised"`
+	// DPoP says whether the target declared DPoP (RFC 9449) and whether
+	// the run exercised it; absent in reports written before DPOP existed.
+	DPoP *Binding `json:"dpop,omitempty"`
+}
+
+// Binding is a token binding a target may declare (DPoP) and what the run
+// did with it.
+type Binding struct {
+	Declared bool `json:"declared"`
+	// Exercised is true when at least one of its rules was judged.
+	Exercised bool `json:"exercised"`
+	// Reason says why it was not exercised; empty when it was.
+	Reason string `json:"reason,omitempty"`
 }
 
 // NotExercised is a grant the run did not exercise.

@@ -116,6 +116,9 @@ func (c *Conformance) Validate() error {
 				p.addf("capabilities: not_exercised %q is exercised too, or says no reason", n.Grant)
 			}
 		}
+		if b := cp.DPoP; b != nil && (b.Exercised && !b.Declared || b.Exercised == (b.Reason != "")) {
+			p.addf("capabilities: dpop %+v: exercised only when declared, and a reason exactly when not exercised", *b)
+		}
 	}
 	if c.Verdict != VerdictError {
 		if want := conformanceVerdict(c); c.Verdict != want && c.HarnessError == "" {

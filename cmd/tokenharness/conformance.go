@@ -104,6 +104,11 @@ func printVerdict(c *reports.Conformance, dir string) int {
 		for _, n := range cp.NotExercised {
 			fmt.Printf("  not exercised %-18s %s\n", n.Grant, n.Reason)
 		}
+		if b := cp.DPoP; b != nil && b.Exercised {
+			fmt.Printf("  dpop          exercised\n")
+		} else if b != nil {
+			fmt.Printf("  not exercised %-18s %s\n", "dpop", b.Reason)
+		}
 	}
 	s := c.Summary
 	counts := fmt.Sprintf("%d rules: %d passed, %d failed, %d inconclusive (%d gating), %d warned, %d waived, %d skipped",

@@ -56,6 +56,8 @@ type Runner struct {
 	client  *probe.Client
 	codes   codes.Source
 	red     *redact.Redactor
+	// dpop holds the run's DPoP keys when the target declares DPoP.
+	dpop *dpopKeys
 }
 
 // Option configures a Runner.
@@ -96,6 +98,11 @@ func New(cfg target.Config, opts ...Option) (*Runner, error) {
 		hc := *client.HTTP()
 		hc.Timeout = client.Timeout()
 		r.codes = codes.Authorize(cfg.AuthorizeURL, &hc)
+	}
+	if cfg.DPoP {
+		if r.dpop, err = newDPoPKeys(cfg); err != nil {
+			return nil, fmt.Errorf("conform: %w", err)
+		}
 	}
 	for _, o := range opts {
 		o(r)
@@ -260,6 +267,8 @@ func (r *Runner) has(n rules.Need) bool {
 		return r.codes != nil && c.Declares(oauth.GrantAuthorizationCode)
 	case rules.NeedRestricted:
 		return c.RestrictedClientID != ""
+	case rules.NeedDPoP:
+		return c.DPoP
 	case rules.NeedSecret:
 		return c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
 	case rules.NeedPublic:

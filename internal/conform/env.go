@@ -21,6 +21,8 @@ type env struct {
 	r     *Runner
 	mu    sync.Mutex
 	trail []*oauth.Exchange
+	// nonce is the DPoP nonce the server last supplied (RFC 9449 §8).
+	nonce string
 }
 
 var _ rules.Env = (*env)(nil)
@@ -87,9 +89,29 @@ func (e *env) Code(ctx context.Context, o rules.CodeOptions) (*rules.Grant, erro
 }
 
 func (e *env) Do(ctx context.Context, r rules.Request) *oauth.Exchange {
-	x := e.r.client.Do(ctx, e.build(r))
+	x := e.do(ctx, r)
+	if nonceDemanded(r, x) {
+		// RFC 9449 §8: the client retries with the nonce supplied; a fresh
+		// proof, so the retry is judged on the rule's defect alone.
+		r.Step += " (retried with the DPoP nonce supplied)"
+		x = e.do(ctx, r)
+	}
+	return x
+}
+
+func (e *env) do(ctx context.Context, r rules.Request) *oauth.Exchange {
+	req, err := e.buildChecked(r)
+	if err != nil {
+		x := &oauth.Exchange{Step: r.Step, Request: req, Err: err.Error()}
+		e.mu.Lock()
+		e.trail = append(e.trail, x)
+		e.mu.Unlock()
+		return x
+	}
+	x := e.r.client.Do(ctx, req)
 	x.Step = r.Step
 	e.learn(x)
+	e.learnNonce(x)
 	e.mu.Lock()
 	e.trail = append(e.trail, x)
 	e.mu.Unlock()
@@ -135,6 +157,33 @@ func (e *env) learn(x *oauth.Exchange) {
 
 // build turns a rule's request into the HTTP request to send.
 func (e *env) build(r rules.Request) oauth.Request {
+	req, _ := e.buildChecked(r)
+	return req
+}
+
+// buildChecked is build, failing when the request's DPoP proof cannot be
+// signed.
+func (e *env) buildChecked(r rules.Request) (oauth.Request, error) {
+	req := e.buildHTTP(r)
+	if r.DPoP != nil {
+		p, err := e.proof(r.DPoP, req.Method)
+		if err != nil {
+			return req, fmt.Errorf("signing the DPoP proof: %w", err)
+		}
+		req.Header.Set(oauth.HeaderDPoP, p)
+		if r.DPoP.Defect == rules.DPoPTwoHeaders {
+			second, err := e.proof(&rules.DPoPProof{}, req.Method)
+			if err != nil {
+				return req, fmt.Errorf("signing the DPoP proof: %w", err)
+			}
+			req.Header.Add(oauth.HeaderDPoP, second)
+		}
+	}
+	return req, nil
+}
+
+// buildHTTP is the request without its DPoP proof.
+func (e *env) buildHTTP(r rules.Request) oauth.Request {
 	form := url.Values{}
 	for k, vs := range r.Form {
 		form[k] = append([]string(nil), vs...)

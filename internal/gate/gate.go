@@ -248,6 +248,7 @@ func Finish(c *reports.Conformance, t *Target) {
 // were skipped.
 func Capabilities(cfg target.Config, profile rules.Profile, results []reports.RuleResult) *reports.Capabilities {
 	c := &reports.Capabilities{Grants: cfg.DeclaredGrants(), ClientAuth: string(cfg.ClientAuth), Exercised: []string{}, NotExercised: []reports.NotExercised{}}
+	c.DPoP = dpopCapability(cfg, profile, results)
 	if results == nil {
 		return c
 	}

@@ -94,6 +94,9 @@ type Request struct {
 	Header http.Header
 	// OmitHeaders names configured extra headers (HEADERS) to leave out.
 	OmitHeaders []string
+	// DPoP, when set, has Env sign a DPoP proof for the request with the
+	// run's key (RFC 9449 §4.2); see DPoPProof.
+	DPoP *DPoPProof
 }
 
 // CodeOptions shape an authorization request.

@@ -73,6 +73,8 @@ const (
 	NeedGrantCode              Need = "grant-authorization-code"
 	NeedGrantRefresh           Need = "grant-refresh-token"
 	NeedGrantClientCredentials Need = "grant-client-credentials"
+	// NeedDPoP is a target that declares DPoP support (DPOP=true, RFC 9449).
+	NeedDPoP Need = "dpop"
 )
 
 // Grant is the grant type a grant need stands for, or "".
@@ -105,6 +107,8 @@ func (n Need) Why() string {
 		return "needs a scope to request: set SCOPE"
 	case NeedAPIKey:
 		return "needs an API key header: set HEADERS='x-api-key: ...'"
+	case NeedDPoP:
+		return "needs a target that declares DPoP (RFC 9449): set DPOP=true (optionally DPOP_KEY_FILE and DPOP_ALG; the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-dpop.yaml)"
 	case NeedRestricted:
 		return "needs a client the target does not allow the client_credentials grant: set RESTRICTED_CLIENT_ID (and RESTRICTED_CLIENT_SECRET)"
 	}

@@ -106,8 +106,29 @@ var (
 	}
 )
 
+// DPoP variations (RFC 9449) are behavioural: the mock switches them where
+// it answers a proof.
+var (
+	VarDPoPTokenTypeCase = Variation{
+		ID: "VAR-DPOP-TOKEN-TYPE-CASE", Summary: `a DPoP-bound token's token_type is "dpop"`,
+		Why:      "RFC 6749 §5.1: token_type ... Value is case insensitive.",
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
+	VarDPoPNonce = Variation{
+		ID: "VAR-DPOP-NONCE", Summary: "the server demands a DPoP nonce: use_dpop_nonce with a DPoP-Nonce header, then the retry with it succeeds",
+		Why:      "RFC 9449 §8: An authorization server MAY supply a nonce value to be included by the client in DPoP proofs sent.",
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
+	VarDPoPBearer = Variation{
+		ID: "VAR-DPOP-BEARER", Summary: "a valid DPoP proof gets an unbound access token with token_type Bearer (a public client's refresh token stays bound)",
+		Why:      "RFC 9449 §5: An authorization server MAY elect to issue access tokens that are not DPoP bound, which is signaled to the client with a value of Bearer in the token_type parameter of the access token response per [RFC6750].",
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
+)
+
 // Variations lists every legal variation.
 func Variations() []Variation {
 	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
-		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken}
+		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken,
+		VarDPoPTokenTypeCase, VarDPoPNonce, VarDPoPBearer}
 }

@@ -83,6 +83,13 @@ type Config struct {
 	// were run, or RaceBudget has passed.
 	RaceAttempts int           `yaml:"race_attempts"`
 	RaceBudget   time.Duration `yaml:"race_budget"`
+	// DPoP declares that the target binds tokens with DPoP (RFC 9449): the
+	// DPoP rules send proofs signed with the key in DPoPKeyFile (a PEM
+	// private key; empty: an ES256 key generated for the run) by DPoPAlg
+	// (empty: the key's default algorithm). See dpop.go.
+	DPoP        bool   `yaml:"dpop"`
+	DPoPKeyFile string `yaml:"dpop_key_file"`
+	DPoPAlg     string `yaml:"dpop_alg"`
 
 	// file is the CONFIG file the values came from; fromFile has bit i set
 	// when Keys[i] was set there and not overridden by the environment.
@@ -130,6 +137,9 @@ var Keys = []Key{
 	{"quirks", "QUIRKS"},
 	{"race_attempts", "RACE_ATTEMPTS"},
 	{"race_budget", "RACE_BUDGET"},
+	{"dpop", "DPOP"},
+	{"dpop_key_file", "DPOP_KEY_FILE"},
+	{"dpop_alg", "DPOP_ALG"},
 }
 
 func keyIndex(yamlKey string) int {

@@ -1,6 +1,9 @@
 package target
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenharness/internal/jwtsign"
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/redact"
 )
@@ -205,6 +209,9 @@ insecure: true
 quirks: [RFC6749-5.1-NO-STORE]
 race_attempts: 7
 race_budget: 4s
+dpop: true
+dpop_key_file: /keys/dpop.pem
+dpop_alg: ES256
 `
 	c, err := Parse([]byte(full), "full.yaml")
 	if err != nil {
@@ -221,6 +228,7 @@ race_budget: 4s
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
 		RaceAttempts: 7, RaceBudget: 4 * time.Second,
+		DPoP: true, DPoPKeyFile: "/keys/dpop.pem", DPoPAlg: "ES256",
 		file: "full.yaml", fromFile: 1<<len(Keys) - 1,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -534,5 +542,59 @@ func TestDescribeNamesEveryKeyAndMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(d, "race_attempts: 7") || !strings.Contains(d, "race_budget: 3s") {
 		t.Errorf("the race budget is not shown:\n%s", d)
+	}
+}
+
+// TestDPoPSettings: DPOP, DPOP_KEY_FILE and DPOP_ALG parse from the
+// environment and validate in one line each, before any request.
+func TestDPoPSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pemKey, err := jwtsign.EncodePrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "dpop.pem")
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{"PROFILE": "rfc6749", "CLIENT_ID": "c"}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for valid
+	}{
+		{map[string]string{"DPOP": "true"}, ""},
+		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": keyFile}, ""},
+		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": keyFile, "DPOP_ALG": "ES256"}, ""},
+		{map[string]string{"DPOP": "yes please"}, `DPOP "yes please" is not a boolean`},
+		{map[string]string{"DPOP_KEY_FILE": keyFile}, "DPOP_KEY_FILE is set but DPOP is not true"},
+		{map[string]string{"DPOP_ALG": "ES256"}, "DPOP_ALG is set but DPOP is not true"},
+		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": junk}, "DPOP_KEY_FILE " + junk + ": no PEM private key block"},
+		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": filepath.Join(dir, "missing.pem")}, "point it at a PEM private key"},
+		{map[string]string{"DPOP": "true", "DPOP_ALG": "HS256"}, "DPOP_ALG HS256 is symmetric"},
+		{map[string]string{"DPOP": "true", "DPOP_ALG": "XX1"}, `DPOP_ALG: "XX1" is not one of`},
+		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": keyFile, "DPOP_ALG": "RS256"}, "DPOP_ALG RS256 does not fit the DPoP key"},
+	} {
+		vars := map[string]string{}
+		for k, v := range base {
+			vars[k] = v
+		}
+		for k, v := range tc.env {
+			vars[k] = v
+		}
+		c, err := FromEnv(env(vars), "rfc6749")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%v: err %v, want one line containing %q", tc.env, err, tc.want)
+		case tc.want == "" && !c.DPoP:
+			t.Errorf("%v: DPoP not set", tc.env)
+		}
 	}
 }

@@ -107,6 +107,8 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 			return fmt.Sprintf("RACE_BUDGET %q is not a duration: use e.g. RACE_BUDGET=%v", v, DefaultRaceBudget)
 		}
 		c.RaceBudget = d
+	case "DPOP", "DPOP_KEY_FILE", "DPOP_ALG":
+		return c.setDPoPFromEnv(name, v)
 	case "QUIRKS":
 		c.Quirks = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	}

@@ -61,6 +61,9 @@ func (c Config) Validate(knownProfiles []string) error {
 	if err := c.validateGrants(); err != nil {
 		return err
 	}
+	if err := c.validateDPoP(); err != nil {
+		return err
+	}
 	for _, name := range sortedHeaderNames(c.Headers) {
 		if !validHeaderName(name) {
 			return c.bad("header name %q%s is not a valid HTTP header name", name, c.from("headers"))
@@ -196,6 +199,11 @@ func (c Config) Redacted() string {
 		add("insecure", "true")
 	}
 	add("quirks", strings.Join(c.Quirks, ","))
+	if c.DPoP {
+		add("dpop", "true")
+		add("dpop_key_file", c.DPoPKeyFile)
+		add("dpop_alg", c.DPoPAlg)
+	}
 	return b.String()
 }
 

@@ -33,6 +33,9 @@ type conformanceView struct {
 	HasCapabilities   bool
 	Grants, Exercised string
 	NotExercised      []reports.NotExercised
+	// DPoP says whether the run exercised DPoP (RFC 9449); empty for
+	// reports written before DPOP existed.
+	DPoP string
 }
 
 type ruleView struct {
@@ -98,6 +101,12 @@ func Conformance(w io.Writer, r *reports.Conformance, opts ...Option) error {
 		v.Exercised = clean(strings.Join(cp.Exercised, ", "))
 		for _, n := range cp.NotExercised {
 			v.NotExercised = append(v.NotExercised, reports.NotExercised{Grant: clean(n.Grant), Reason: clean(n.Reason)})
+		}
+		if b := cp.DPoP; b != nil {
+			v.DPoP = "exercised"
+			if !b.Exercised {
+				v.DPoP = clean("not exercised: " + b.Reason)
+			}
 		}
 	}
 	v.StatusBar = statusBar(v.Summary)

@@ -40,15 +40,32 @@ type selfRun struct {
 	// noCodes leaves the run without a code source, as a
 	// machine-to-machine target has none.
 	noCodes bool
+	// env overrides the target file's settings (DPOP=true on a file
+	// written for another run).
+	env map[string]string
+	// focus, when set, limits the run's mutants to the rules with this
+	// need: the profile's other rules are tried by its other runs, and
+	// trying them again would only double the self-check's time.
+	focus rules.Need
 }
 
 var selfRuns = func() []selfRun {
 	var out []selfRun
 	for _, info := range rules.ProfileInfos {
-		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name), false})
+		out = append(out, selfRun{name: string(info.Name), profile: info.Name, file: "mock-" + string(info.Name)})
 	}
-	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public", false},
-		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true})
+	dpop := map[string]string{"DPOP": "true"}
+	return append(out, selfRun{name: "oauth21-public", profile: rules.OAuth21, file: "mock-oauth21-public"},
+		selfRun{name: "rfc6749-m2m", profile: rules.RFC6749, file: "mock-rfc6749-m2m", noCodes: true},
+		// DPoP (RFC 9449): proofs on client_credentials requests of a
+		// confidential client, and on code redemptions and refreshes of a
+		// public client (whose refresh tokens are bound to the key) under
+		// both profiles that define DPoP. The public client's target file
+		// is oauth21's; PROFILE overrides it for rfc6749 (the mock serves
+		// the same client under both).
+		selfRun{name: "rfc6749-dpop", profile: rules.RFC6749, file: "mock-rfc6749-dpop", focus: rules.NeedDPoP},
+		selfRun{name: "rfc6749-public-dpop", profile: rules.RFC6749, file: "mock-oauth21-public", env: dpop, focus: rules.NeedDPoP},
+		selfRun{name: "oauth21-public-dpop", profile: rules.OAuth21, file: "mock-oauth21-public", env: dpop, focus: rules.NeedDPoP})
 }()
 
 var (
@@ -86,6 +103,9 @@ func mock(t *testing.T, name string) target.Config {
 				env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
 			}
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
+			for k, v := range run.env {
+				env[k] = v
+			}
 			cfg, err := plan.Resolve(func(k string) string { return env[k] })
 			if err != nil {
 				setupErr = fmt.Errorf("profile %s: %w", info.Name, err)
@@ -178,6 +198,10 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 	for _, rule := range rules.For(rules.RFC6749) {
 		v := verdicts[rule.ID]
 		switch {
+		case byNeed(rule, rules.NeedDPoP):
+			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "set DPOP=true") {
+				t.Errorf("%s needs DPoP, which the target does not declare: got %s %q, want skipped naming DPOP", rule.ID, v.Status, v.Reason)
+			}
 		case byNeed(rule, rules.NeedCode) || byNeed(rule, rules.NeedGrantCode):
 			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the authorization_code grant: set GRANTS") {
 				t.Errorf("%s needs a code: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
@@ -201,6 +225,49 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 		t.Errorf("%d client_credentials rules passed, want every one of them", passed)
 	}
 	t.Logf("run rfc6749-m2m: %s", tally(verdicts))
+}
+
+// TestDPoPRuns: against the clean mock every DPoP rule of the DPoP runs
+// passes, but the two nonce rules, which are skipped saying the server
+// demands no nonce; with the server demanding nonces (VAR-DPOP-NONCE) those
+// two pass as well, so the use_dpop_nonce round trip is exercised, not
+// passed falsely.
+func TestDPoPRuns(t *testing.T) {
+	t.Parallel()
+	nonceRules := []rules.ID{rules.DPoPNonce.ID, rules.DPoPNonceMismatch.ID}
+	for _, name := range []string{"rfc6749-dpop", "rfc6749-public-dpop", "oauth21-public-dpop"} {
+		for _, quirks := range [][]string{nil, {string(rules.VarDPoPNonce.ID)}} {
+			t.Run(name+"/"+strings.Join(append([]string{"clean"}, quirks...), "+"), func(t *testing.T) {
+				t.Parallel()
+				cfg := mock(t, name)
+				cfg.RaceAttempts = sideRaceAttempts
+				verdicts := runAll(t, cfg, quirks...)
+				n := 0
+				for _, rule := range rules.For(rules.Profile(cfg.Profile)) {
+					if !slices.Contains(rule.Needs, rules.NeedDPoP) {
+						continue
+					}
+					n++
+					v := verdicts[rule.ID]
+					switch {
+					case rule.ID == rules.DPoPRefreshBound.ID && cfg.ClientSecret != "":
+						if v.Status != conform.StatusSkipped {
+							t.Errorf("%s with a confidential client: got %s, want skipped", rule.ID, v.Status)
+						}
+					case quirks == nil && slices.Contains(nonceRules, rule.ID):
+						if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not demand a DPoP nonce") {
+							t.Errorf("%s against a mock demanding no nonce: got %s %q, want skipped saying so", rule.ID, v.Status, v.Reason)
+						}
+					case v.Status != conform.StatusPassed:
+						t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
+					}
+				}
+				if n != 15 {
+					t.Errorf("%d DPoP rules in profile %s, want 15", n, cfg.Profile)
+				}
+			})
+		}
+	}
 }
 
 func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
@@ -259,6 +326,9 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 	for _, run := range selfRuns {
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
+				continue
+			}
+			if run.focus != "" && !slices.Contains(rule.Needs, run.focus) {
 				continue
 			}
 			key := string(run.profile) + "/" + string(rule.ID)
