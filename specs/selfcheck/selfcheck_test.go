@@ -199,7 +199,7 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 		v := verdicts[rule.ID]
 		switch {
 		case byNeed(rule, rules.NeedDPoP):
-			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "set DPOP=true") {
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "set DPOP=true") {
 				t.Errorf("%s needs DPoP, which the target does not declare: got %s %q, want skipped naming DPOP", rule.ID, v.Status, v.Reason)
 			}
 		case byNeed(rule, rules.NeedCode) || byNeed(rule, rules.NeedGrantCode):
@@ -251,14 +251,14 @@ func TestDPoPRuns(t *testing.T) {
 					v := verdicts[rule.ID]
 					switch {
 					case rule.ID == rules.DPoPRefreshBound.ID && cfg.ClientSecret != "":
-						if v.Status != conform.StatusSkipped {
+						if v.Status != reports.StatusSkipped {
 							t.Errorf("%s with a confidential client: got %s, want skipped", rule.ID, v.Status)
 						}
 					case quirks == nil && slices.Contains(nonceRules, rule.ID):
-						if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not demand a DPoP nonce") {
+						if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not demand a DPoP nonce") {
 							t.Errorf("%s against a mock demanding no nonce: got %s %q, want skipped saying so", rule.ID, v.Status, v.Reason)
 						}
-					case v.Status != conform.StatusPassed:
+					case v.Status != reports.StatusPassed:
 						t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
 					}
 				}
