@@ -1,12 +1,15 @@
 package load
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -45,6 +48,10 @@ type Credential struct {
 	ID     string
 	Secret string
 }
+
+// DefaultMockM2MClients is how many client_credentials clients the bundled
+// mock registers for an m2m run that leaves CLIENTS at zero.
+const DefaultMockM2MClients = 50
 
 // MaxM2MClients bounds how many clients an m2m run spreads over (every
 // client's request is prepared before the attack).
@@ -227,4 +234,37 @@ func prepareM2M(ctx context.Context, cfg Config, pl Plan, req *requests) (*prepa
 	}
 	tg.feed, pre.feed = f, f
 	return pre, nil
+}
+
+// ParseClients reads an m2m clients list (M2M_CLIENTS_FILE): one client a
+// line, "client_id client_secret" separated by blanks, or "client_id" alone
+// for a client that authenticates with a JWT assertion; blank lines and
+// lines starting with # are skipped.
+func ParseClients(r io.Reader) ([]Credential, error) {
+	var out []Credential
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) > 2 {
+			return nil, fmt.Errorf("load: clients list line %d: want \"client_id [client_secret]\", got %d fields", line, len(f))
+		}
+		c := Credential{ID: f[0]}
+		if len(f) == 2 {
+			c.Secret = f[1]
+		}
+		if len(out) == MaxM2MClients {
+			return nil, fmt.Errorf("load: clients list: more than %d clients", MaxM2MClients)
+		}
+		out = append(out, c)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("load: clients list: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("load: clients list names no client")
+	}
+	return out, nil
 }

@@ -2,14 +2,20 @@ package load
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"tokenharness/internal/jwtsign"
 )
@@ -245,3 +251,58 @@ func (f *signFeed) stop() {
 }
 
 var errSigningNotM2M = errors.New("load: M2M signing (client assertions, DPoP proofs) applies to profile m2m only")
+
+// SigningFromFiles is the m2m run's Signing from the load side's settings:
+// assertionKey (M2M_JWT_KEY_FILE, a PEM private key) signs client
+// assertions with alg (M2M_JWT_ALG; empty: the key's default) naming kid
+// (M2M_JWT_KID) when set; dpop (M2M_DPOP) adds proofs signed with
+// dpopKey (M2M_DPOP_KEY_FILE), or with a fresh P-256 key (ES256) when it is
+// empty, as a client that makes its DPoP key per run. Nil when nothing is set.
+func SigningFromFiles(assertionKey, alg, kid string, dpop bool, dpopKey string) (*Signing, error) {
+	var s Signing
+	if assertionKey != "" {
+		k, err := keyFromFile(assertionKey, alg)
+		if err != nil {
+			return nil, fmt.Errorf("load: M2M_JWT_KEY_FILE: %w", err)
+		}
+		k.ID = kid
+		s.Assertion = &k
+	} else if alg != "" || kid != "" {
+		return nil, errors.New("load: M2M_JWT_ALG and M2M_JWT_KID need M2M_JWT_KEY_FILE")
+	}
+	switch {
+	case dpopKey != "":
+		k, err := keyFromFile(dpopKey, "")
+		if err != nil {
+			return nil, fmt.Errorf("load: M2M_DPOP_KEY_FILE: %w", err)
+		}
+		s.DPoP = &k
+	case dpop:
+		pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("load: DPoP key: %w", err)
+		}
+		s.DPoP = &jwtsign.Key{Alg: jose.ES256, Private: pk}
+	}
+	if !s.on() {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func keyFromFile(path, alg string) (jwtsign.Key, error) {
+	pk, err := jwtsign.LoadPrivateKey(path)
+	if err != nil {
+		return jwtsign.Key{}, err
+	}
+	k := jwtsign.Key{Alg: jwtsign.DefaultAlg(pk), Private: pk}
+	if alg != "" {
+		if k.Alg, err = jwtsign.ParseAlg(alg); err != nil {
+			return jwtsign.Key{}, err
+		}
+		if strings.HasPrefix(string(k.Alg), "HS") {
+			return jwtsign.Key{}, fmt.Errorf("%s is an HMAC algorithm: a key file holds a private key (private_key_jwt)", k.Alg)
+		}
+	}
+	return k, nil
+}
