@@ -34,8 +34,10 @@ var M2M = Profile{
 	Workload: ClientCredentials,
 	Defaults: Params{Rate: 1000, Duration: 10 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 	Pacer:    func(p Params) Schedule { return Constant(p.Rate, p.Duration) },
-	Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0).Headline(),
-		Max(LatencyDrift, 50), Max(ErrorGrowth, 0.01)},
+	// latency_drift_ms applies (THRESHOLDS=latency_drift_ms=50) but is not
+	// declared: a storm's p99 is judged whole, and its drift over a
+	// ten-second run is noise.
+	Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0).Headline(), Max(ErrorGrowth, 0.01)},
 }
 
 // ClientCredentials is the m2m workload: each request a client_credentials
