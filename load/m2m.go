@@ -185,7 +185,7 @@ func (t *targeter) m2mTarget(tgt *vegeta.Target) {
 		*tgt = t.exhausted
 		return
 	}
-	*tgt = t.cc.signedTarget(it.client, it.assertion, it.proof)
+	*tgt = it.target
 }
 
 // m2mExtra records an m2m run's client and signing set-up in the report.
@@ -224,7 +224,7 @@ func prepareM2M(ctx context.Context, cfg Config, pl Plan, req *requests) (*prepa
 		return pre, nil
 	}
 	rate := peakRate(pl.Params)
-	f, err := newSignFeed(cfg.Signing, cfg.Endpoint.TokenURL, pl.M2M, pl.Schedule.Hits(), rate)
+	f, err := newSignFeed(cfg.Signing, cfg.Endpoint.TokenURL, pl.M2M, pl.Schedule.Hits(), rate, tg.cc.signedTarget)
 	if err != nil {
 		return nil, err
 	}

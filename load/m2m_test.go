@@ -391,11 +391,11 @@ func TestSignFeed_Errors(t *testing.T) {
 	t.Parallel()
 	cs, _ := testClients(2)
 	hmac := &jwtsign.Key{Alg: jose.HS256, Private: []byte("0123456789abcdef0123456789abcdef")}
-	if _, err := newSignFeed(&Signing{DPoP: hmac}, "http://127.0.0.1:1/t", cs, 10, 10); err == nil || !strings.Contains(err.Error(), "DPoP") {
+	if _, err := newSignFeed(&Signing{DPoP: hmac}, "http://127.0.0.1:1/t", cs, 10, 10, nil); err == nil || !strings.Contains(err.Error(), "DPoP") {
 		t.Errorf("an HMAC DPoP key: err = %v", err)
 	}
 	es := &jwtsign.Key{Alg: jose.ES256, Private: ecKey(t)}
-	f, err := newSignFeed(&Signing{Assertion: es, DPoP: es, Workers: 1}, "http://127.0.0.1:1/t", cs, 100_000, 50_000)
+	f, err := newSignFeed(&Signing{Assertion: es, DPoP: es, Workers: 1}, "http://127.0.0.1:1/t", cs, 100_000, 50_000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestSignFeed_Errors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot keep up") {
 		t.Errorf("a lead that cannot be signed in time: err = %v", err)
 	}
-	f, err = newSignFeed(&Signing{DPoP: es, Workers: 1, Lead: time.Millisecond}, "http://127.0.0.1:1/t", cs, 100_000, 100_000)
+	f, err = newSignFeed(&Signing{DPoP: es, Workers: 1, Lead: time.Millisecond}, "http://127.0.0.1:1/t", cs, 100_000, 100_000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestSignFeed_Order(t *testing.T) {
 	t.Parallel()
 	cs, _ := testClients(3)
 	es := &jwtsign.Key{Alg: jose.ES256, Private: ecKey(t)}
-	f, err := newSignFeed(&Signing{DPoP: es, Workers: 2}, "http://127.0.0.1:1/t?q=1#x", cs, 300, 100)
+	f, err := newSignFeed(&Signing{DPoP: es, Workers: 2}, "http://127.0.0.1:1/t?q=1#x", cs, 300, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/jwtsign"
 )
@@ -54,10 +55,12 @@ const (
 	signPrefillWithin = time.Minute
 )
 
-// signedItem is one request's signed material, for client.
+// signedItem is one request's signed material, for client, and the whole
+// request built from it (by the signer, not by vegeta's workers).
 type signedItem struct {
 	client           int
 	assertion, proof string
+	target           vegeta.Target
 }
 
 // signFeed signs requests ahead of the schedule: workers fill a channel of
@@ -84,8 +87,10 @@ type signFeed struct {
 }
 
 // newSignFeed is a feed for total requests of the clients, in turn, at up
-// to rate requests per second. It does not start signing: see start.
-func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64, rate float64) (*signFeed, error) {
+// to rate requests per second; build, when set, makes each item's request.
+// It does not start signing: see start.
+func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64, rate float64,
+	build func(client int, assertion, proof string) vegeta.Target) (*signFeed, error) {
 	if s.Lead < 0 || s.Lead > MaxSignLead {
 		return nil, fmt.Errorf("load: signing lead %s is not in [0, %s]", s.Lead, MaxSignLead)
 	}
@@ -130,6 +135,9 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 			if it.proof, err = jwtsign.SignProof(*s.DPoP, jwtsign.Proof{Method: http.MethodPost, URL: htu}); err != nil {
 				return it, fmt.Errorf("load: sign a DPoP proof: %w", err)
 			}
+		}
+		if build != nil {
+			it.target = build(it.client, it.assertion, it.proof)
 		}
 		return it, nil
 	}
