@@ -203,6 +203,7 @@ func m2mExtra(extra map[string]any, clients int, s *Signing, f *signFeed) {
 		extra["signed_ahead"] = f.ahead()
 		extra["signed_inline"] = f.inline.Load()
 		extra["signer_workers"] = f.workers
+		extra["signer_workers_during_attack"] = f.stream
 		if e := f.failed(); e != nil {
 			extra["signer_error"] = e.Error()
 		}

@@ -35,11 +35,17 @@ type Signing struct {
 	Audience string
 	// DPoP signs the proofs; nil sends none.
 	DPoP *jwtsign.Key
-	// Workers sign concurrently; zero is GOMAXPROCS.
+	// Workers sign concurrently before the attack; zero is GOMAXPROCS.
+	// While the attack runs, half of them (at least one) go on signing,
+	// leaving the generator the rest of the machine.
 	Workers int
 	// Lead is how far ahead of the schedule requests are signed: the feed
-	// holds the requests of Lead at the run's rate, so a JWT is at most
-	// about Lead old when sent. Zero is DefaultSignLead.
+	// holds the requests of Lead at the run's rate (at most maxSignAhead),
+	// so a run no longer than Lead is signed whole before the attack (a
+	// pre-signed pool) and a longer one keeps signing while it runs (a
+	// concurrent minter). A JWT is then up to about Lead old when sent:
+	// lower Lead for a server that wants fresher iat. Zero is
+	// DefaultSignLead.
 	Lead time.Duration
 }
 
@@ -48,10 +54,10 @@ func (s *Signing) on() bool { return s != nil && (s.Assertion != nil || s.DPoP !
 // Bounds of the signer: how far ahead it signs and how long the attack
 // waits for the first Lead's worth.
 const (
-	DefaultSignLead   = 3 * time.Second
+	DefaultSignLead   = 30 * time.Second
 	MaxSignLead       = 10 * time.Minute
 	minSignAhead      = 256
-	maxSignAhead      = 500_000
+	maxSignAhead      = 100_000 // about 2 KB each: 200 MB at most
 	signPrefillWithin = time.Minute
 )
 
@@ -74,8 +80,11 @@ type signFeed struct {
 	sign    func(k uint64) (signedItem, error)
 	total   uint64
 	workers int
-	k       atomic.Uint64 // next request to sign
-	inline  atomic.Uint64
+	// stream is how many workers go on once the first lead is signed.
+	stream    int
+	prefilled atomic.Bool
+	k         atomic.Uint64 // next request to sign
+	inline    atomic.Uint64
 
 	errOnce sync.Once
 	err     error
@@ -121,7 +130,7 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 	// An assertion outlives its wait in the feed by the default lifetime.
 	life := jwtsign.DefaultLifetime + lead
 	n := uint64(len(clients))
-	f := &signFeed{ch: make(chan signedItem, capacity), total: total, workers: workers}
+	f := &signFeed{ch: make(chan signedItem, capacity), total: total, workers: workers, stream: max(1, workers/2)}
 	f.sign = func(k uint64) (signedItem, error) {
 		it := signedItem{client: int(k % n)}
 		var err error
@@ -138,6 +147,7 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 		}
 		if build != nil {
 			it.target = build(it.client, it.assertion, it.proof)
+			it.assertion, it.proof = "", "" // in the target now
 		}
 		return it, nil
 	}
@@ -157,9 +167,9 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 func (f *signFeed) start(ctx context.Context, rate float64, within time.Duration) error {
 	wctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	for range f.workers {
+	for i := range f.workers {
 		f.wg.Add(1)
-		go f.work(wctx)
+		go f.work(wctx, i)
 	}
 	want := cap(f.ch)
 	began := time.Now()
@@ -184,18 +194,24 @@ func (f *signFeed) start(ctx context.Context, rate float64, within time.Duration
 			return e
 		}
 	}
+	f.prefilled.Store(true)
 	took := time.Since(began)
-	if signRate := float64(want) / took.Seconds(); uint64(want) < f.total && signRate < rate {
+	signRate := float64(want) / took.Seconds() * float64(f.stream) / float64(f.workers)
+	if uint64(want) < f.total && signRate < rate {
 		f.stop()
-		return fmt.Errorf("load: signing ahead: the signer signs %.0f requests/s with %d workers, below RATE=%g: the feed would run dry and "+
-			"the signing land on the generator's critical path; lower RATE, raise M2M_SIGN_WORKERS, or split with SHARD", signRate, f.workers, rate)
+		return fmt.Errorf("load: signing ahead: the signer would sign %.0f requests/s with %d workers while the attack runs, below RATE=%g: "+
+			"the feed would run dry and the signing land on the generator's critical path; lower RATE, raise M2M_SIGN_LEAD "+
+			"so the run is signed whole before it starts, raise M2M_SIGN_WORKERS, or split with SHARD", signRate, f.stream, rate)
 	}
 	return nil
 }
 
-func (f *signFeed) work(ctx context.Context) {
+func (f *signFeed) work(ctx context.Context, i int) {
 	defer f.wg.Done()
 	for {
+		if i >= f.stream && f.prefilled.Load() {
+			return
+		}
 		k := f.k.Add(1) - 1
 		if k >= f.total {
 			return
