@@ -102,7 +102,7 @@ deps: ## under CI, install what the tests need (chromium for the HTML report che
 load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed|capacity|m2m) against TARGET (default: the bundled mock)
 	@$(BIN) load
 
-bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, race detection, the gate's whole-process time
+bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, m2m generator with ES256 assertions + DPoP proofs vs client secrets, race detection, the gate's whole-process time
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
 	$(GO) test -run '^$$' -bench BenchmarkConformanceProcess -benchtime 10x ./internal/gate
 	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck

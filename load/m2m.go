@@ -85,8 +85,8 @@ func m2mClients(cfg Config, n int) ([]Credential, error) {
 	case len(cs) > MaxM2MClients:
 		return nil, fmt.Errorf("load: profile %s: %d clients is over the limit of %d", cfg.Profile.Name, len(cs), MaxM2MClients)
 	case n > len(cs):
-		return nil, fmt.Errorf("load: profile %s: CLIENTS=%d but only %d client credentials are configured "+
-			"(CLIENT_ID, or one per line in M2M_CLIENTS_FILE): list more, or lower CLIENTS", cfg.Profile.Name, n, len(cs))
+		return nil, fmt.Errorf("load: profile %s: CLIENTS=%d, but the clients configured (CLIENT_ID, or one a line in "+
+			"M2M_CLIENTS_FILE) number %d: list more, or lower CLIENTS", cfg.Profile.Name, n, len(cs))
 	case n > 0:
 		cs = cs[:n]
 	}

@@ -341,7 +341,7 @@ func TestResolve_M2M(t *testing.T) {
 		{"the endpoint's client", func(*Config) {}, 1, ""},
 		{"the whole list", func(c *Config) { c.M2MClients = cs }, 5, ""},
 		{"the first CLIENTS", func(c *Config) { c.M2MClients, c.Params.Clients = cs, 3 }, 3, ""},
-		{"more CLIENTS than configured", func(c *Config) { c.M2MClients, c.Params.Clients = cs, 6 }, 0, "CLIENTS=6 but only 5"},
+		{"more CLIENTS than configured", func(c *Config) { c.M2MClients, c.Params.Clients = cs, 6 }, 0, "CLIENTS=6, but the clients configured (CLIENT_ID, or one a line in M2M_CLIENTS_FILE) number 5"},
 		{"no client", func(c *Config) { c.Endpoint.ClientID = "" }, 0, "no client"},
 		{"POOL_FILE", func(c *Config) { c.PoolFile = "/tmp/x" }, 0, "POOL_FILE does not apply"},
 		{"signing another profile", func(c *Config) {
