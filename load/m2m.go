@@ -15,6 +15,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/oauth"
+	"tokenharness/reports"
 )
 
 // M2M is the machine-to-machine storm: many clients each running the
@@ -37,7 +38,8 @@ var M2M = Profile{
 	// latency_drift_ms applies (THRESHOLDS=latency_drift_ms=50) but is not
 	// declared: a storm's p99 is judged whole, and its drift over a
 	// ten-second run is noise.
-	Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0).Headline(), Max(ErrorGrowth, 0.01)},
+	Thresholds: []Threshold{Max(P99, 250), Max(ErrorRate, 0.01), Max(DuplicateAccessTokens, 0).Headline(), Max(ErrorGrowth, 0.01),
+		Max(DPoPUnbound, 0)},
 }
 
 // ClientCredentials is the m2m workload: each request a client_credentials
@@ -224,7 +226,8 @@ func prepareM2M(ctx context.Context, cfg Config, pl Plan, req *requests) (*prepa
 	if !cfg.Signing.on() {
 		return pre, nil
 	}
-	rate := peakRate(pl.Params)
+	// This shard's rate (the schedule is constant).
+	rate := float64(pl.Schedule.Hits()) / pl.Params.Duration.Seconds()
 	f, err := newSignFeed(cfg.Signing, cfg.Endpoint.TokenURL, pl.M2M, pl.Schedule.Hits(), rate, tg.cc.signedTarget)
 	if err != nil {
 		return nil, err
@@ -235,7 +238,7 @@ func prepareM2M(ctx context.Context, cfg Config, pl Plan, req *requests) (*prepa
 	if err := f.start(ctx, rate, signPrefillWithin); err != nil {
 		return nil, err
 	}
-	tg.feed, pre.feed = f, f
+	tg.feed, pre.feed, tg.dpop = f, f, cfg.Signing.DPoP != nil
 	return pre, nil
 }
 
@@ -271,3 +274,25 @@ func ParseClients(r io.Reader) ([]Credential, error) {
 	}
 	return out, nil
 }
+
+// DPoPUnbound is the m2m profile's DPoP check: with proofs on, every access
+// token should come back DPoP-bound (token_type DPoP, RFC 9449 §5). A
+// server that binds none does not support DPoP (it may ignore the header,
+// §5) and is not judged; one that binds some and not others under load is
+// a failure.
+var DPoPUnbound = Metric{Name: "dpop_unbound_tokens", Correctness: true, Profiles: []string{"m2m"},
+	Doc: "access tokens issued for DPoP-proofed requests without token_type DPoP, by a server that bound others",
+	Observe: func(l *reports.Load) Observation {
+		c := l.Correctness
+		switch {
+		case c.DPoPBound+c.DPoPNotBound == 0 && l.Outcomes.Succeeded > 0:
+			return notApplicable("the run sent no DPoP proofs (set M2M_DPOP=1): no token could be bound")
+		case c.DPoPBound+c.DPoPNotBound == 0:
+			return inconclusive("no access token was issued")
+		case c.DPoPBound == 0:
+			return notApplicable("the server bound none of %d access tokens to the DPoP key (token_type was never DPoP): "+
+				"it does not support DPoP, which RFC 9449 §5 lets it ignore", c.DPoPNotBound)
+		}
+		return observed(count(c.DPoPNotBound), "%d of %d access tokens for DPoP-proofed requests not DPoP-bound",
+			c.DPoPNotBound, c.DPoPBound+c.DPoPNotBound)
+	}}

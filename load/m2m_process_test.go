@@ -70,6 +70,11 @@ func TestCommand_M2M(t *testing.T) {
 		if dp, _ := l.Params.Extra["dpop"].(string); dp != wantDPoP {
 			t.Errorf("dpop %q, want %q", dp, wantDPoP)
 		}
+		// The mock ignores DPoP on this branch: its Bearer tokens make the
+		// binding check not applicable, not failed.
+		if th := threshold(t, l, DPoPUnbound.Name); th.Status != reports.StatusNotApplicable {
+			t.Errorf("%s = %+v, want not_applicable", th.Name, th)
+		}
 	}
 	t.Run("bundled mock", func(t *testing.T) {
 		out, report, code := run("CLIENTS=5")

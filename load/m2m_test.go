@@ -34,6 +34,9 @@ type fakeCC struct {
 	assertionKey *ecdsa.PublicKey  // nil: secret authentication
 	dpop         bool              // require a DPoP proof
 	scope        string            // required scope parameter
+	// halfBound issues every other DPoP-proofed token as Bearer: a server
+	// whose binding fails under load.
+	halfBound bool
 
 	mu       sync.Mutex
 	perID    map[string]int
@@ -174,6 +177,9 @@ func (f *fakeCC) token(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.perID[id]++
+	if f.halfBound && len(f.jtis)%2 == 0 {
+		tokenType = "Bearer"
+	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -259,6 +265,16 @@ func TestRun_M2M(t *testing.T) {
 			if dp, _ := x["dpop"].(string); dp != tt.wantDP {
 				t.Errorf("dpop = %q, want %q", dp, tt.wantDP)
 			}
+			// Every proofed request got a DPoP-bound token, and the check
+			// says so; without proofs it does not apply.
+			th := threshold(t, l, DPoPUnbound.Name)
+			c := l.Correctness
+			switch {
+			case tt.dpop && (c.DPoPBound != want || c.DPoPNotBound != 0 || th.Status != reports.StatusPassed):
+				t.Errorf("DPoP bound %d, not bound %d, %s = %+v; want all %d bound, passed", c.DPoPBound, c.DPoPNotBound, th.Name, th, want)
+			case !tt.dpop && (c.DPoPBound+c.DPoPNotBound != 0 || th.Status != reports.StatusNotApplicable):
+				t.Errorf("DPoP bound %d, not bound %d, %s = %+v; want none, not_applicable", c.DPoPBound, c.DPoPNotBound, th.Name, th)
+			}
 			if tt.assertion || tt.dpop {
 				if x["signed_ahead"] == nil {
 					t.Errorf("no signed_ahead in %+v", x)
@@ -305,9 +321,55 @@ func TestRun_M2MFailures(t *testing.T) {
 		if l.Verdict != reports.VerdictFail || l.ErrorClasses[ClassInvalidClient] != l.Requests {
 			t.Errorf("verdict %s, errors %v over %d requests; want every request invalid_client", l.Verdict, l.ErrorClasses, l.Requests)
 		}
-		th := l.Thresholds[2]
-		if th.Name != DuplicateAccessTokens.Name || th.Status != reports.StatusInconclusive {
+		th := threshold(t, l, DuplicateAccessTokens.Name)
+		if th.Status != reports.StatusInconclusive {
 			t.Errorf("duplicate_access_tokens = %+v; want inconclusive: no token was issued", th)
+		}
+	})
+}
+
+// threshold is l's threshold named name.
+func threshold(t testing.TB, l *reports.Load, name string) reports.Threshold {
+	t.Helper()
+	for _, th := range l.Thresholds {
+		if th.Name == name {
+			return th
+		}
+	}
+	t.Fatalf("no threshold %s in %+v", name, l.Thresholds)
+	return reports.Threshold{}
+}
+
+// A server that binds some DPoP-proofed tokens and not others under load
+// fails the run, as a correctness failure; one that binds none does not
+// support DPoP, and the check does not apply.
+func TestRun_M2MDPoPBinding(t *testing.T) {
+	t.Parallel()
+	dk := &jwtsign.Key{Alg: jose.ES256, Private: ecKey(t)}
+	t.Run("half bound", func(t *testing.T) {
+		t.Parallel()
+		cs, secrets := testClients(3)
+		srv := newFakeCC(t, &fakeCC{secrets: secrets, dpop: true, halfBound: true})
+		cfg := m2mConfig(t, srv.URL, cs, Params{Rate: 100, Duration: 500 * time.Millisecond})
+		cfg.Signing = &Signing{DPoP: dk}
+		l := mustRun(t, cfg)
+		th, c := threshold(t, l, DPoPUnbound.Name), l.Correctness
+		if l.Verdict != reports.VerdictFail || th.Status != reports.StatusFailed || c.DPoPNotBound == 0 || c.DPoPBound == 0 ||
+			c.DPoPBound+c.DPoPNotBound != l.Requests {
+			t.Errorf("verdict %s, %s = %+v, bound %d not bound %d of %d", l.Verdict, th.Name, th, c.DPoPBound, c.DPoPNotBound, l.Requests)
+		}
+	})
+	t.Run("none bound", func(t *testing.T) {
+		t.Parallel()
+		cs, secrets := testClients(3)
+		srv := newFakeCC(t, &fakeCC{secrets: secrets}) // ignores the DPoP header
+		cfg := m2mConfig(t, srv.URL, cs, Params{Rate: 100, Duration: 500 * time.Millisecond})
+		cfg.Signing = &Signing{DPoP: dk}
+		l := mustRun(t, cfg)
+		th := threshold(t, l, DPoPUnbound.Name)
+		if l.Verdict != reports.VerdictPass || th.Status != reports.StatusNotApplicable || !strings.Contains(th.Reason, "does not support DPoP") ||
+			l.Correctness.DPoPNotBound != l.Requests {
+			t.Errorf("verdict %s, %s = %+v, not bound %d of %d", l.Verdict, th.Name, th, l.Correctness.DPoPNotBound, l.Requests)
 		}
 	})
 }

@@ -19,6 +19,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/codes"
+	"tokenharness/internal/oauth"
 	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/load/tokenpool"
@@ -936,6 +937,13 @@ func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 			}
 		case ClassInvalidGrant:
 			an.Notes |= NoteRaceLoser // provisional: settle decides
+		}
+	}
+	if kind == kindClient && an.Class == ClassOK && c.tg.dpop {
+		if tt, _ := jsonString(r.Body, oauth.ParamTokenType); strings.EqualFold(tt, "DPoP") {
+			an.Notes |= NoteDPoPBound
+		} else {
+			an.Notes |= NoteDPoPNotBound
 		}
 	}
 	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {

@@ -164,6 +164,7 @@ type targeter struct {
 	codeEvery uint64                    // Mixed
 	cc        *ccRequests               // ClientCredentials
 	feed      *signFeed                 // ClientCredentials with Signing
+	dpop      bool                      // ClientCredentials: requests carry DPoP proofs
 	n         atomic.Uint64             // targeter calls so far
 	exhausted vegeta.Target
 }

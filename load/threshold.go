@@ -251,7 +251,7 @@ var steadyProfiles = []string{"soak", "mixed", "rotation-race", "m2m"}
 
 // Metrics lists every metric, for -list and for overrides.
 func Metrics() []Metric {
-	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth, CapacityRate}
+	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth, CapacityRate, DPoPUnbound}
 }
 
 // metricByName finds a metric by its name.
