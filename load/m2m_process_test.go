@@ -4,15 +4,64 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"tokenharness/reports"
 )
+
+// command is the tokenharness binary, built once for the package's tests
+// that run it: a build is the heaviest thing they do on a shared machine.
+var command struct {
+	once          sync.Once
+	bin, dir, err string
+}
+
+// TestMain removes the binary buildCommand built, once every test is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if command.bin != "" {
+		os.RemoveAll(filepath.Dir(command.bin))
+	}
+	os.Exit(code)
+}
+
+// buildCommand builds cmd/tokenharness (once) and returns the binary and
+// the module's directory.
+func buildCommand(t testing.TB) (bin, modDir string) {
+	t.Helper()
+	command.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		root, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+		if err != nil {
+			command.err = err.Error()
+			return
+		}
+		command.dir = filepath.Dir(strings.TrimSpace(string(root)))
+		tmp, err := os.MkdirTemp("", "tokenharness-bin-")
+		if err != nil {
+			command.err = err.Error()
+			return
+		}
+		command.bin = filepath.Join(tmp, "tokenharness")
+		build := exec.CommandContext(ctx, "go", "build", "-o", command.bin, "./cmd/tokenharness")
+		build.Dir = command.dir
+		if out, err := build.CombinedOutput(); err != nil {
+			command.err = fmt.Sprintf("go build: %v\n%s", err, out)
+		}
+	})
+	if command.err != "" {
+		t.Fatal(command.err)
+	}
+	return command.bin, command.dir
+}
 
 // TestCommand_M2M runs the real command's m2m profile: against the bundled
 // mock (its own CLIENTS clients registered, with and without DPoP proofs),
@@ -25,17 +74,7 @@ func TestCommand_M2M(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	root, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	modDir := filepath.Dir(strings.TrimSpace(string(root)))
-	bin := filepath.Join(t.TempDir(), "tokenharness")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tokenharness")
-	build.Dir = modDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, modDir := buildCommand(t)
 	run := func(env ...string) (string, string, int) {
 		dir := t.TempDir()
 		cmd := exec.CommandContext(ctx, bin, "load", "-max-lag", "5s", "-thresholds", "p99_ms=5000")
