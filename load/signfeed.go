@@ -57,7 +57,7 @@ const (
 	DefaultSignLead   = 30 * time.Second
 	MaxSignLead       = 10 * time.Minute
 	minSignAhead      = 256
-	maxSignAhead      = 100_000 // about 2 KB each: 200 MB at most
+	maxSignAhead      = 100_000 // about 1.5 KB each (ES256 assertion + proof): 150 MB at most
 	signPrefillWithin = time.Minute
 )
 
