@@ -26,12 +26,12 @@ import (
 var M2M = Profile{
 	Name: "m2m",
 	Doc: "machine-to-machine storm: CLIENTS clients, taken in turn, each request a client_credentials grant " +
-		"(with SCOPE when set) at the open-model constant rate RATE. Against the bundled mock CLIENTS " +
+		"(with SCOPE when set) at the open-model constant rate RATE. Against the bundled mock CLIENTS (default 50) " +
 		"client_credentials clients are registered in it; against a TARGET the clients are CLIENT_ID or the " +
 		"M2M_CLIENTS_FILE list. M2M_JWT_KEY_FILE authenticates each request with a fresh private_key_jwt " +
 		"assertion (RFC 7523) and M2M_DPOP=1 adds a fresh DPoP proof (RFC 9449), both signed ahead of the " +
-		"schedule so the signing stays off the generator's critical path. Catches latency collapse and " +
-		"access tokens issued twice under a storm of token requests.",
+		"schedule so the signing stays off the generator's critical path. Catches latency collapse, " +
+		"access tokens issued twice, and DPoP binding that fails under a storm of token requests.",
 	Workload: ClientCredentials,
 	Defaults: Params{Rate: 1000, Duration: 10 * time.Second, Workers: defaultWorkers, Timeout: defaultTimeout},
 	Pacer:    func(p Params) Schedule { return Constant(p.Rate, p.Duration) },
