@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,6 +123,9 @@ func BenchmarkM2M_Streaming(b *testing.B) {
 			b.Fatal(err)
 		}
 		sd, err := Run(context.Background(), benchM2MConfig(base, sg, p))
+		if err != nil && strings.Contains(err.Error(), "run dry") {
+			b.Skipf("the machine is too busy to sign 2000 requests/s while the attack runs: %v", err)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}

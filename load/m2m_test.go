@@ -470,7 +470,7 @@ func TestSignFeed_Errors(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = f.start(context.Background(), 100_000, time.Minute)
-	if err == nil || !strings.Contains(err.Error(), "below RATE") {
+	if err == nil || !strings.Contains(err.Error(), "run dry") {
 		t.Errorf("a signer slower than the rate: err = %v", err)
 	}
 }

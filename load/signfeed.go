@@ -162,8 +162,9 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 // start runs the workers and waits until the feed holds its first lead (or
 // the whole run, if shorter), for at most within. It fails if a signature
 // fails, if ctx ends, or if the lead cannot be signed in time, and, when
-// the run is longer than the lead, if the workers sign more slowly than
-// rate: the feed would run dry and the signing land on the critical path.
+// the run is longer than the lead, if the workers signing during the run
+// (at the rate the prefill showed) would not keep up with the rest of it:
+// the feed would run dry and the signing land on the critical path.
 func (f *signFeed) start(ctx context.Context, rate float64, within time.Duration) error {
 	wctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
@@ -197,11 +198,14 @@ func (f *signFeed) start(ctx context.Context, rate float64, within time.Duration
 	f.prefilled.Store(true)
 	took := time.Since(began)
 	signRate := float64(want) / took.Seconds() * float64(f.stream) / float64(f.workers)
-	if uint64(want) < f.total && signRate < rate {
+	// The feed runs dry before the end if what is signed ahead plus what
+	// the workers sign during the run falls short of the run.
+	if runFor := float64(f.total) / rate; float64(want)+signRate*runFor < float64(f.total) {
 		f.stop()
-		return fmt.Errorf("load: signing ahead: the signer would sign %.0f requests/s with %d workers while the attack runs, below RATE=%g: "+
-			"the feed would run dry and the signing land on the generator's critical path; lower RATE, raise M2M_SIGN_LEAD "+
-			"so the run is signed whole before it starts, raise M2M_SIGN_WORKERS, or split with SHARD", signRate, f.stream, rate)
+		return fmt.Errorf("load: signing ahead: the signer would sign %.0f requests/s with %d workers while the attack runs, "+
+			"so with %d signed ahead it would run dry before the run's %d requests at RATE=%g, and the signing land on the "+
+			"generator's critical path: lower RATE, raise M2M_SIGN_LEAD so the run is signed whole before it starts, raise "+
+			"M2M_SIGN_WORKERS, or split with SHARD", signRate, f.stream, want, f.total, rate)
 	}
 	return nil
 }
