@@ -71,7 +71,8 @@ func TestCommand_M2M(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the command")
 	}
-	t.Parallel()
+	// Not parallel with the package's other tests: it builds the command and
+	// runs it, and their timing tests share the machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	bin, modDir := buildCommand(t)

@@ -215,7 +215,8 @@ func m2mConfig(t testing.TB, base string, cs []Credential, p Params) Config {
 // taken in turn, each with fresh, verifiable JWTs when signing is on: the
 // request count and statuses are exact and the report says how it signed.
 func TestRun_M2M(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the package's other tests: it signs and verifies
+	// ES256 under -race, and their timing tests share the machine.
 	tests := []struct {
 		name             string
 		assertion, dpop  bool
@@ -344,7 +345,8 @@ func threshold(t testing.TB, l *reports.Load, name string) reports.Threshold {
 // fails the run, as a correctness failure; one that binds none does not
 // support DPoP, and the check does not apply.
 func TestRun_M2MDPoPBinding(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the package's other tests: it signs and verifies
+	// ES256 under -race, and their timing tests share the machine.
 	dk := &jwtsign.Key{Alg: jose.ES256, Private: ecKey(t)}
 	t.Run("half bound", func(t *testing.T) {
 		t.Parallel()
