@@ -20,6 +20,8 @@ export LABELS PROCS SUITE_TIMEOUT TARGET PROFILE CONFIG CLIENT_ID CLIENT_SECRET 
        EVERY START_RATE GROUP_SIZE RACE_POLICY SPIKE_RATE SPIKE_AT SPIKE_FOR CODE_EVERY THRESHOLDS MAX_LAG \
        P50_PCT P99_PCT THROUGHPUT_PCT SUCCESS_RATIO_PTS ERROR_RATE_PTS START_AT METRICS_ADDR COMPARE_HTML SLO_P99 SLO_ERRORS \
        POOL_FILE POOL_MAX_AGE
+# The m2m load profile's own switches (load/m2m.go, load/signfeed.go).
+export M2M_CLIENTS_FILE M2M_JWT_KEY_FILE M2M_JWT_ALG M2M_JWT_KID M2M_DPOP M2M_DPOP_KEY_FILE M2M_SIGN_LEAD M2M_SIGN_WORKERS
 # testcontainers-go offline: no reaper (it would be pulled), no credential helpers.
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_AUTH_CONFIG ?= {}
@@ -97,10 +99,10 @@ deps: ## under CI, install what the tests need (chromium for the HTML report che
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed) against TARGET (default: the bundled mock)
+load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed|capacity|m2m) against TARGET (default: the bundled mock)
 	@$(BIN) load
 
-bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, race detection, the gate's whole-process time
+bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, m2m generator with ES256 assertions + DPoP proofs vs client secrets, race detection, the gate's whole-process time
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
 	$(GO) test -run '^$$' -bench BenchmarkConformanceProcess -benchtime 10x ./internal/gate
 	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck

@@ -41,6 +41,7 @@ type analyzer struct {
 	spentRotated                uint64 // rotated tokens spent on their first use
 	race                        map[raceKey]*raceAcc
 	dead, dup, exhausted        uint64
+	dpopBound, dpopNotBound     uint64
 
 	racePolicy string // how multi-winner race groups are judged
 
@@ -154,6 +155,12 @@ func (a *analyzer) add(r *vegeta.Result, an annotation) {
 	if an.Notes.Has(NoteDuplicateAccessToken) {
 		a.dup++
 	}
+	if an.Notes.Has(NoteDPoPBound) {
+		a.dpopBound++
+	}
+	if an.Notes.Has(NoteDPoPNotBound) {
+		a.dpopNotBound++
+	}
 	if kind == kindRace {
 		k := raceKey{r.Attack, id}
 		g := a.race[k]
@@ -252,6 +259,7 @@ func (a *analyzer) fill(l *reports.Load) {
 	c.DeadAfterRefresh, c.DuplicateAccessTokens, c.PoolExhausted = a.dead, a.dup, a.exhausted
 	c.RefreshesRotated, c.RefreshesSameToken, c.RefreshesNoNewToken = a.rotated, a.sameToken, a.noToken
 	c.RotatedTokensSpent = a.spentRotated
+	c.DPoPBound, c.DPoPNotBound = a.dpopBound, a.dpopNotBound
 	c.RaceGroups = uint64(len(a.race))
 	if len(a.race) > 0 {
 		c.RaceWinners = map[string]uint64{}

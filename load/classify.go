@@ -41,7 +41,7 @@ const (
 
 // Note is something about a result that correctness figures count; a
 // result may carry several.
-type Note uint8
+type Note uint16
 
 const (
 	// NoteRaceLoser: invalid_grant for a refresh whose token another
@@ -65,6 +65,11 @@ const (
 	// token a successful rotation issued, and got an answer about it (a
 	// success or invalid_grant): the evidence dead_after_refresh needs.
 	NoteSpentRotated
+	// NoteDPoPBound and NoteDPoPNotBound: an access token issued for a
+	// request carrying a DPoP proof, with token_type DPoP or another
+	// (RFC 9449 §5).
+	NoteDPoPBound
+	NoteDPoPNotBound
 )
 
 var noteNames = []struct {
@@ -78,6 +83,8 @@ var noteNames = []struct {
 	{NoteSameRotation, "same_rotation"},
 	{NoteSameRefreshToken, "same_refresh_token"},
 	{NoteSpentRotated, "spent_rotated"},
+	{NoteDPoPBound, "dpop_bound"},
+	{NoteDPoPNotBound, "dpop_not_bound"},
 }
 
 // Has reports whether every note of o is in n.

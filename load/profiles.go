@@ -129,7 +129,7 @@ var (
 
 // Profiles is the registry, in the order -list shows them.
 func Profiles() []Profile {
-	return []Profile{Herd, Ramp, RotationRace, Spike, Soak, MixedTraffic, Capacity}
+	return []Profile{Herd, Ramp, RotationRace, Spike, Soak, MixedTraffic, Capacity, M2M}
 }
 
 // minBucketRequests keeps near-empty intervals (the very start of a ramp)

@@ -19,6 +19,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/codes"
+	"tokenharness/internal/oauth"
 	"tokenharness/load/live"
 	"tokenharness/load/shard"
 	"tokenharness/load/tokenpool"
@@ -70,6 +71,13 @@ type Config struct {
 	// (zero: DefaultPoolMaxAge), saves minting those tokens again.
 	PoolFile   string
 	PoolMaxAge time.Duration
+	// M2MClients are the m2m profile's clients, taken in turn (the first
+	// Params.Clients of them when that is set); empty is the endpoint's
+	// own client. Other profiles ignore them.
+	M2MClients []Credential
+	// Signing, when set, signs a client assertion and/or a DPoP proof for
+	// every request of the m2m profile (signfeed.go); other profiles refuse it.
+	Signing *Signing
 }
 
 // DefaultMaxLag is how far behind schedule (p99) the generator may fall
@@ -90,6 +98,8 @@ type Plan struct {
 	// provisional figure, and the pool is sized from the target's measured
 	// refresh latency before minting (poolsize.go).
 	Measure bool
+	// M2M are the m2m profile's clients, taken in turn.
+	M2M []Credential
 }
 
 // Resolve applies defaults, validates and sizes the run.
@@ -120,8 +130,13 @@ func Resolve(cfg Config) (Plan, error) {
 	if whole.Hits() == 0 {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
+	if cfg.Signing.on() && pr.Workload != ClientCredentials {
+		return Plan{}, errSigningNotM2M
+	}
 	if cfg.PoolFile != "" {
 		switch {
+		case pr.Workload == ClientCredentials:
+			return Plan{}, fmt.Errorf("load: profile %s mints no token pool: POOL_FILE does not apply (unset it)", pr.Name)
 		case pr.Workload == Race:
 			return Plan{}, fmt.Errorf("load: profile %s spends each minted token once, in a race: POOL_FILE does not apply (unset it)", pr.Name)
 		case cfg.Shard.Sharded():
@@ -135,6 +150,11 @@ func Resolve(cfg Config) (Plan, error) {
 	pl := Plan{Schedule: cfg.Shard.Split(whole, group), Thresholds: ths, WholeHits: whole.Hits()}
 	hits := pl.Schedule.Hits()
 	switch pr.Workload {
+	case ClientCredentials:
+		if pl.M2M, err = m2mClients(cfg, p.Clients); err != nil {
+			return Plan{}, err
+		}
+		p.Clients = len(pl.M2M)
 	case Race:
 		pl.RaceTokens = int(hits / group)
 		p.Clients = int(whole.Hits() / group)
@@ -159,6 +179,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Load, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.feed.stop()
 	var l *reports.Load
 	if cfg.Profile.Search {
 		l, err = r.search(ctx)
@@ -179,6 +200,7 @@ type prepared struct {
 	cfg       Config
 	pl        Plan
 	tg        *targeter
+	feed      *signFeed // m2m with Signing: stopped when the attack ends
 	startedAt time.Time
 	// pool is what POOL_FILE saves after the run: spare holds loaded
 	// tokens the run did not need, kept for the next one.
@@ -193,8 +215,8 @@ func prepare(ctx context.Context, cfg Config) (_ *prepared, err error) {
 		return nil, err
 	}
 	p := pl.Params
-	if cfg.Codes == nil {
-		return nil, errors.New("load: no code source: set CODE_CMD or AUTHORIZE_URL so the token pool can be minted")
+	if cfg.Codes == nil && cfg.Profile.Workload != ClientCredentials {
+		return nil, errNoCodeSource
 	}
 	u, err := url.Parse(cfg.Endpoint.TokenURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -205,6 +227,9 @@ func prepare(ctx context.Context, cfg Config) (_ *prepared, err error) {
 	}
 
 	req := newRequests(cfg.Endpoint)
+	if cfg.Profile.Workload == ClientCredentials {
+		return prepareM2M(ctx, cfg, pl, req)
+	}
 	client := &http.Client{Timeout: p.Timeout, Transport: transport(cfg.Endpoint, p)}
 	defer client.CloseIdleConnections()
 
@@ -414,6 +439,7 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		defer out.abort()
 	}
 
+	defer pre.feed.stop()
 	atk := newAttacker(cfg, p)
 	// As late as possible: files are open and the attacker is built, so
 	// shards given one START_AT differ only by what is left.
@@ -485,6 +511,10 @@ func (pre *prepared) attack(ctx context.Context) (*reports.Load, error) {
 		Target: PublicURL(cfg.Endpoint.TokenURL), TargetKind: cfg.TargetKind,
 		StartedAt: startedAt, FinishedAt: time.Now(), Valid: true,
 		Params: reportParams(cfg.Profile, p, pl.Thresholds, cfg.Shard),
+	}
+	if cfg.Profile.Workload == ClientCredentials {
+		pre.feed.stop() // before its counts are read
+		m2mExtra(l.Params.Extra, len(pl.M2M), cfg.Signing, pre.feed)
 	}
 	an.fill(l)
 	if stoppedAt > 0 {
@@ -907,6 +937,13 @@ func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 			}
 		case ClassInvalidGrant:
 			an.Notes |= NoteRaceLoser // provisional: settle decides
+		}
+	}
+	if kind == kindClient && an.Class == ClassOK && c.tg.dpop {
+		if tt, _ := jsonString(r.Body, oauth.ParamTokenType); strings.EqualFold(tt, "DPoP") {
+			an.Notes |= NoteDPoPBound
+		} else {
+			an.Notes |= NoteDPoPNotBound
 		}
 	}
 	if an.Class == ClassOK && c.seen.seenBefore(tr.AccessToken) {

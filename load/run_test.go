@@ -28,6 +28,7 @@ var tiny = map[string]Params{
 	"soak":          {Rate: 100, Duration: 1500 * time.Millisecond},
 	"mixed":         {Rate: 100, CodeEvery: 5, Duration: time.Second},
 	"capacity":      {StartRate: 50, Rate: 200, Duration: 300 * time.Millisecond, SLOP99: time.Second},
+	"m2m":           {Rate: 200, Duration: time.Second},
 }
 
 // testConfig is a run against base with a lag limit loose enough for the

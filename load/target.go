@@ -56,7 +56,7 @@ func FromTarget(tc target.Config, allowRemote bool) (Config, error) {
 	}
 	cfg := Config{
 		Endpoint: Endpoint{TokenURL: tc.Target, ClientID: tc.ClientID, ClientSecret: tc.ClientSecret, Auth: auth,
-			RedirectURI: tc.RedirectURI, Header: h},
+			RedirectURI: tc.RedirectURI, Scope: tc.Scope, Header: h},
 		CodeRequest: codes.Request{ClientID: tc.ClientID, RedirectURI: tc.RedirectURI, Scope: tc.Scope, Header: h},
 		AllowRemote: allowRemote,
 		TargetKind:  "external",
@@ -70,9 +70,8 @@ func FromTarget(tc target.Config, allowRemote bool) (Config, error) {
 		cfg.Codes = codes.Command(tc.CodeCmd, codes.WithTimeout(tc.Timeout))
 	case tc.AuthorizeURL != "":
 		cfg.Codes = codes.Authorize(tc.AuthorizeURL, pc.HTTP())
-	default:
-		return Config{}, errors.New("load: no code source: set CODE_CMD (a command printing one fresh code) or AUTHORIZE_URL " +
-			"(an auto-approving authorize endpoint) so the token pool can be minted")
 	}
+	// Without a code source Codes stays nil: the m2m profile needs none,
+	// and every other profile refuses to run without one (errNoCodeSource).
 	return cfg, nil
 }

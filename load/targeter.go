@@ -22,6 +22,9 @@ type Endpoint struct {
 	ClientSecret string
 	Auth         oauth.AuthMethod
 	RedirectURI  string
+	// Scope is sent with client_credentials requests (the m2m profile);
+	// empty sends none.
+	Scope string
 	// Header is sent with every request (the target's HEADERS).
 	Header http.Header
 	// TLS is the client TLS configuration (CA_FILE, INSECURE); nil is Go's default.
@@ -159,6 +162,9 @@ type targeter struct {
 	group     uint64                    // Race: group size
 	codes     *tokenpool.Sealed[Code]   // Mixed
 	codeEvery uint64                    // Mixed
+	cc        *ccRequests               // ClientCredentials
+	feed      *signFeed                 // ClientCredentials with Signing
+	dpop      bool                      // ClientCredentials: requests carry DPoP proofs
 	n         atomic.Uint64             // targeter calls so far
 	exhausted vegeta.Target
 }
@@ -194,6 +200,8 @@ func (t *targeter) Target(tgt *vegeta.Target) error {
 			return nil
 		}
 		t.refresh(tgt)
+	case ClientCredentials:
+		t.m2mTarget(tgt)
 	default:
 		t.refresh(tgt)
 	}
@@ -218,6 +226,7 @@ const (
 	kindRace
 	kindCode
 	kindExhausted
+	kindClient // an m2m client_credentials request, client index follows
 )
 
 // parseFragment reads a result URL's fragment.
@@ -235,6 +244,8 @@ func parseFragment(u string) (requestKind, int) {
 		k = kindRace
 	case strings.HasPrefix(f, fragCode):
 		k = kindCode
+	case strings.HasPrefix(f, fragClient):
+		k = kindClient
 	case f == fragExhausted:
 		return kindExhausted, -1
 	default:

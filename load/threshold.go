@@ -247,11 +247,11 @@ var (
 // steadyProfiles keep one rate for the whole run, so the first and last
 // thirds of it can be compared; a ramp, spike or herd changes its rate on
 // purpose.
-var steadyProfiles = []string{"soak", "mixed", "rotation-race"}
+var steadyProfiles = []string{"soak", "mixed", "rotation-race", "m2m"}
 
 // Metrics lists every metric, for -list and for overrides.
 func Metrics() []Metric {
-	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth, CapacityRate}
+	return []Metric{P99, ErrorRate, RaceWinners, DeadAfterRefresh, DuplicateAccessTokens, KneeRate, RecoverySeconds, LatencyDrift, ErrorGrowth, CapacityRate, DPoPUnbound}
 }
 
 // metricByName finds a metric by its name.

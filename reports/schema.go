@@ -254,6 +254,11 @@ type Correctness struct {
 	// their first use and got an answer about: what dead_after_refresh is
 	// out of.
 	RotatedTokensSpent uint64 `json:"rotated_tokens_spent"`
+	// DPoPBound and DPoPNotBound count the access tokens issued for
+	// requests that carried a DPoP proof (the m2m profile with M2M_DPOP)
+	// by their token_type: DPoP, or anything else (RFC 9449 §5).
+	DPoPBound    uint64 `json:"dpop_bound,omitempty"`
+	DPoPNotBound uint64 `json:"dpop_not_bound,omitempty"`
 }
 
 // Outcomes counts every request once: Succeeded + ExpectedFailures +

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
@@ -60,6 +62,14 @@ func loadCmd(args []string) int {
 		codeEvery   = env.int("code-every", "CODE_EVERY", "mixed: one request in n is a code exchange")
 		sloP99      = env.duration("slo-p99", "SLO_P99", "capacity: p99 latency each step must meet (default 100ms)")
 		sloErrors   = env.float("slo-errors", "SLO_ERRORS", "capacity: unexpected-failure ratio each step may reach (default 0.01)")
+		m2mFile     = env.str("m2m-clients-file", "M2M_CLIENTS_FILE", "", "m2m: the clients to spread over, one \"client_id [client_secret]\" a line (default: CLIENT_ID; the bundled mock registers CLIENTS of its own)")
+		m2mKey      = env.str("m2m-jwt-key-file", "M2M_JWT_KEY_FILE", "", "m2m: authenticate every request with a fresh private_key_jwt client assertion signed with this PEM private key")
+		m2mAlg      = env.str("m2m-jwt-alg", "M2M_JWT_ALG", "", "m2m: the assertions' algorithm (default: the key's, ES256 for P-256)")
+		m2mKid      = env.str("m2m-jwt-kid", "M2M_JWT_KID", "", "m2m: the assertions' kid header")
+		m2mDPoP     = env.str("m2m-dpop", "M2M_DPOP", "", "m2m: 1 adds a fresh DPoP proof to every request, signed with a per-run P-256 key or M2M_DPOP_KEY_FILE")
+		m2mDPoPKey  = env.str("m2m-dpop-key-file", "M2M_DPOP_KEY_FILE", "", "m2m: the DPoP proofs' PEM private key (implies M2M_DPOP=1)")
+		signLead    = env.duration("m2m-sign-lead", "M2M_SIGN_LEAD", "m2m: how far ahead of the schedule requests are signed (0: "+load.DefaultSignLead.String()+")")
+		signWorkers = env.int("m2m-sign-workers", "M2M_SIGN_WORKERS", "m2m: concurrent signers (0: one per CPU)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -88,6 +98,41 @@ func loadCmd(args []string) int {
 	// cannot measure is a configuration mistake, not a verdict.
 	if err := load.CheckLimits(pr, lim); err != nil {
 		return configError(err)
+	}
+
+	isM2M := pr.Workload == load.ClientCredentials
+	var m2mClients []load.Credential
+	if *m2mFile != "" {
+		if !isM2M {
+			return configError(fmt.Errorf("load: M2M_CLIENTS_FILE applies to profile %s only", load.M2M.Name))
+		}
+		f, err := os.Open(*m2mFile)
+		if err != nil {
+			return configError(fmt.Errorf("load: M2M_CLIENTS_FILE: %w", err))
+		}
+		m2mClients, err = load.ParseClients(f)
+		f.Close()
+		if err != nil {
+			return configError(fmt.Errorf("load: M2M_CLIENTS_FILE %s: %w", *m2mFile, err))
+		}
+	}
+	dpopOn := false
+	switch strings.ToLower(*m2mDPoP) {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		dpopOn = true
+	default:
+		return configError(fmt.Errorf("load: M2M_DPOP=%q is not 1 or 0", *m2mDPoP))
+	}
+	signing, err := load.SigningFromFiles(*m2mKey, *m2mAlg, *m2mKid, dpopOn, *m2mDPoPKey)
+	if err != nil {
+		return configError(err)
+	}
+	if signing != nil {
+		if !isM2M {
+			return configError(fmt.Errorf("load: M2M_JWT_KEY_FILE and M2M_DPOP apply to profile %s only", load.M2M.Name))
+		}
+		signing.Lead, signing.Workers = *signLead, *signWorkers
 	}
 
 	// Resolved once, now: an offset counts from the process's start.
@@ -131,7 +176,24 @@ func loadCmd(args []string) int {
 	}
 	targetKind := "external"
 	if tc.Target == "" {
-		closeMock, err := startMock(&tc)
+		var extra []mockserver.Client
+		if isM2M && m2mClients == nil {
+			// A storm of many clients: the mock registers CLIENTS
+			// client_credentials clients of its own for this run.
+			n := *clients
+			if n == 0 {
+				n = load.DefaultMockM2MClients
+			}
+			if n > load.MaxM2MClients {
+				return configError(fmt.Errorf("load: CLIENTS=%d is over the limit of %d m2m clients", n, load.MaxM2MClients))
+			}
+			m2mClients = load.SyntheticClients("tokenharness-m2m-", n)
+			extra = mockClients(m2mClients)
+			if signing != nil && signing.Assertion != nil {
+				fmt.Fprintln(os.Stderr, "load: warning: the bundled mock does not verify private_key_jwt client assertions on this branch: expect invalid_client")
+			}
+		}
+		closeMock, err := startMock(&tc, extra...)
 		if err != nil {
 			return configError(err)
 		}
@@ -149,6 +211,7 @@ func loadCmd(args []string) int {
 	cfg.TargetKind = targetKind
 	cfg.Profile, cfg.Shard, cfg.Limits, cfg.MaxLag, cfg.StartAt, cfg.Live = pr, sh, lim, *maxLag, at, rec
 	cfg.PoolFile, cfg.PoolMaxAge = *poolFile, *poolMaxAge
+	cfg.M2MClients, cfg.Signing = m2mClients, signing
 	cfg.Params = load.Params{Rate: *rate, Duration: *duration, Workers: uint64(*workers), Clients: *clients,
 		Timeout: cfg.Params.Timeout, StartRate: *startRate, GroupSize: *groupSize, RacePolicy: *racePolicy, Every: *every,
 		SpikeRate: *spikeRate, SpikeAt: *spikeAt, SpikeFor: *spikeFor, CodeEvery: *codeEvery,
@@ -181,26 +244,68 @@ func loadCmd(args []string) int {
 // startMock serves the bundled mock on 127.0.0.1:0 and points tc at it.
 // QUIRKS switch faults on for the whole mock, so
 // QUIRKS=RFC9700-4.14.2-REFRESH-RACE shows what rotation-race catches.
-func startMock(tc *target.Config) (func(), error) {
+func startMock(tc *target.Config, extra ...mockserver.Client) (func(), error) {
 	quirks := make([]rules.ID, len(tc.Quirks))
 	for i, q := range tc.Quirks {
 		quirks[i] = rules.ID(q)
 	}
-	m, err := mockserver.StartLocal(mockProfile, mockserver.WithQuirks(quirks...))
+	base, closeMock, err := startLocal(mockserver.WithQuirks(quirks...), extra)
 	if err != nil {
 		return nil, fmt.Errorf("load: start the mock: %w", err)
 	}
 	// The client, redirect URI and scope come from the mock's target file,
 	// resolved by plan.Resolve like every other run.
-	tc.Target = m.Base + mockserver.PathToken
+	tc.Target = base + mockserver.PathToken
 	if tc.CodeCmd == "" && tc.AuthorizeURL == "" {
-		tc.AuthorizeURL = m.Base + mockserver.PathAuthorize
+		tc.AuthorizeURL = base + mockserver.PathAuthorize
 	}
-	return m.Close, nil
+	return closeMock, nil
+}
+
+// startLocal is mockserver.StartLocal with extra clients registered beside
+// the fixture ones (the m2m profile's): the mock's configuration, served on
+// 127.0.0.1:<free port> with the production server's timeouts.
+func startLocal(opt mockserver.Option, extra []mockserver.Client) (base string, closeMock func(), err error) {
+	if len(extra) == 0 {
+		m, err := mockserver.StartLocal(mockProfile, opt)
+		if err != nil {
+			return "", nil, err
+		}
+		return m.Base, m.Close, nil
+	}
+	mc, err := mockserver.LoadConfig(mockProfile, "")
+	if err != nil {
+		return "", nil, err
+	}
+	mc.Clients = append(mc.Clients, extra...)
+	srv, err := mockserver.New(mc, opt)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return "", nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	hs := mockserver.NewHTTPServer(ln.Addr().String(), srv, nil)
+	go func() { _ = hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = hs.Close(); srv.Close() }, nil
+}
+
+// mockClients are cs as client_credentials clients of the bundled mock.
+func mockClients(cs []load.Credential) []mockserver.Client {
+	out := make([]mockserver.Client, len(cs))
+	for i, c := range cs {
+		out[i] = mockserver.Client{ID: c.ID, Secret: c.Secret, AuthMethods: []oauth.AuthMethod{oauth.AuthBasic, oauth.AuthPost},
+			Scope: "read write", GrantTypes: []string{oauth.GrantClientCredentials}}
+	}
+	return out
 }
 
 func poolText(pl load.Plan) string {
 	switch {
+	case len(pl.M2M) > 0:
+		return fmt.Sprintf("%d clients in turn, no token pool", len(pl.M2M))
 	case pl.RaceTokens > 0:
 		return fmt.Sprintf("%d race groups of %d, one minted token each", pl.RaceTokens, pl.Params.GroupSize)
 	case pl.Codes > 0:
