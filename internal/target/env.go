@@ -107,6 +107,14 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 			return fmt.Sprintf("RACE_BUDGET %q is not a duration: use e.g. RACE_BUDGET=%v", v, DefaultRaceBudget)
 		}
 		c.RaceBudget = d
+	case "JWT_KEY_FILE":
+		c.JWTKeyFile = strings.TrimSpace(v)
+	case "JWT_ALG":
+		c.JWTAlg = strings.TrimSpace(v)
+	case "JWT_KID":
+		c.JWTKID = v
+	case "JWT_AUDIENCE":
+		c.JWTAudience = strings.TrimSpace(v)
 	case "QUIRKS":
 		c.Quirks = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	}
