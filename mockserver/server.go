@@ -88,6 +88,7 @@ type Server struct {
 	log        *slog.Logger
 	red        *redact.Redactor
 	store      *store
+	jtis       jtiSet // used client assertion jtis (client_jwt.go)
 
 	stop      chan struct{}
 	closeOnce sync.Once

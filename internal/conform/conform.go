@@ -67,6 +67,7 @@ type Runner struct {
 	client  *probe.Client
 	codes   codes.Source
 	red     *redact.Redactor
+	jwt     jwtState // client assertion keys (jwt.go)
 }
 
 // Option configures a Runner.
@@ -272,7 +273,11 @@ func (r *Runner) has(n rules.Need) bool {
 	case rules.NeedRestricted:
 		return c.RestrictedClientID != ""
 	case rules.NeedSecret:
-		return c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
+		return c.ClientAuth == oauth.AuthPrivateKeyJWT || c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
+	case rules.NeedPassword:
+		return (c.ClientAuth == oauth.AuthBasic || c.ClientAuth == oauth.AuthPost) && c.ClientSecret != ""
+	case rules.NeedJWT:
+		return c.ClientAuth.JWT()
 	case rules.NeedPublic:
 		return c.ClientAuth == oauth.AuthNone
 	case rules.NeedBasic:

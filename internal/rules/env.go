@@ -94,6 +94,9 @@ type Request struct {
 	Header http.Header
 	// OmitHeaders names configured extra headers (HEADERS) to leave out.
 	OmitHeaders []string
+	// Assertion is the client assertion AuthJWTAssertion sends verbatim
+	// (a replay).
+	Assertion string
 }
 
 // CodeOptions shape an authorization request.

@@ -82,6 +82,14 @@ func fitsKey(k jwtsign.Key) error {
 	case crypto.Signer:
 		kind = fmt.Sprintf("a %T key", p)
 	}
+	if b, isSecret := k.Private.([]byte); isSecret && ok {
+		// RFC 7518 §3.2: "A key of the same size as the hash output ... or
+		// larger MUST be used with this algorithm."
+		need := map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}[a]
+		if len(b) < need {
+			return fmt.Errorf("alg %s needs a MAC key of at least %d bytes (RFC 7518 §3.2), and CLIENT_SECRET has %d", a, need, len(b))
+		}
+	}
 	if !ok {
 		return fmt.Errorf("alg %s does not fit %s: leave JWT_ALG unset for %s, or use a key of that type", a, kind, jwtsign.DefaultAlg(k.Private))
 	}

@@ -47,7 +47,11 @@ var selfRuns = func() []selfRun {
 		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name), false})
 	}
 	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public", false},
-		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true})
+		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true},
+		// JWT client authentication: private_key_jwt (ES256) under rfc6749,
+		// client_secret_jwt (HS256) under oauth21.
+		selfRun{"rfc6749-jwt", rules.RFC6749, "mock-rfc6749-jwt", false},
+		selfRun{"oauth21-jwt", rules.OAuth21, "mock-oauth21-jwt", false})
 }()
 
 var (
