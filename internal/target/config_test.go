@@ -576,12 +576,18 @@ func TestJWTSettings(t *testing.T) {
 			`JWT_ALG: "ES999" is not one of`},
 		{"client_secret_jwt needs a secret", func(c *Config) { c.ClientAuth = oauth.AuthSecretJWT },
 			"CLIENT_AUTH=client_secret_jwt needs CLIENT_SECRET"},
-		{"client_secret_jwt ok", func(c *Config) { c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "HS512" }, ""},
+		{"client_secret_jwt ok", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "HS512"
+		}, ""},
 		{"client_secret_jwt short secret", func(c *Config) { c.ClientAuth, c.ClientSecret = oauth.AuthSecretJWT, "s" },
 			"alg HS256 needs a MAC key of at least 32 bytes (RFC 7518 §3.2), and CLIENT_SECRET has 1"},
-		{"client_secret_jwt with ES256", func(c *Config) { c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "ES256" },
+		{"client_secret_jwt with ES256", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "ES256"
+		},
 			"alg ES256 does not fit a client secret"},
-		{"client_secret_jwt with a key file", func(c *Config) { c.ClientAuth, c.ClientSecret, c.JWTKeyFile = oauth.AuthSecretJWT, strings.Repeat("s", 64), key },
+		{"client_secret_jwt with a key file", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTKeyFile = oauth.AuthSecretJWT, strings.Repeat("s", 64), key
+		},
 			"JWT_KEY_FILE is set but CLIENT_AUTH=client_secret_jwt"},
 		{"key file for basic", func(c *Config) { c.ClientAuth, c.ClientSecret, c.JWTKeyFile = oauth.AuthBasic, "s", key },
 			"JWT_KEY_FILE is set but CLIENT_AUTH=client_secret_basic sends no client assertion"},
