@@ -84,7 +84,9 @@ func TestJWTRequests(t *testing.T) {
 			rules.AuthJWTWrongSub: func(_, c map[string]any, f url.Values) bool {
 				return c["sub"] == rules.NotTheClient && c["iss"] == "c1" && f.Get("client_id") == "c1"
 			},
-			rules.AuthJWTWrongIss: func(_, c map[string]any, _ url.Values) bool { return c["iss"] == rules.NotTheClient && c["sub"] == "c1" },
+			rules.AuthJWTWrongIss: func(_, c map[string]any, _ url.Values) bool {
+				return c["iss"] == rules.NotTheClient && c["sub"] == "c1"
+			},
 			rules.AuthJWTExpired: func(_, c map[string]any, _ url.Values) bool {
 				return c["exp"].(float64) < c1["iat"].(float64)-3000
 			},
