@@ -189,6 +189,11 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
 				t.Errorf("%s needs refresh tokens: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
+		case byNeed(rule, rules.NeedJWT):
+			// The m2m client authenticates with client_secret_basic.
+			if v.Status != conform.StatusSkipped || !strings.Contains(v.Reason, "CLIENT_AUTH=private_key_jwt") {
+				t.Errorf("%s needs a JWT client: got %s %q, want skipped naming CLIENT_AUTH", rule.ID, v.Status, v.Reason)
+			}
 		case byNeed(rule, rules.NeedGrantClientCredentials):
 			if v.Status != conform.StatusPassed {
 				t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
