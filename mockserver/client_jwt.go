@@ -173,7 +173,7 @@ func (s *Server) authenticateJWT(r *http.Request, form map[string]string, q quir
 	// RFC 7523 §3 item 9: "The authorization server MUST reject JWTs with an
 	// invalid signature or MAC." The faults (this rule's, and the wrong
 	// secret rules', whose wrong secret is a wrong key here) skip it.
-	skipSig := q.On(rules.JWTWrongKey.ID) || q.On(rules.WrongSecret.ID) ||
+	skipSig := q.On(rules.JWTWrongKey.ID) || grant == oauth.GrantAuthorizationCode && q.On(rules.WrongSecret.ID) ||
 		grant == oauth.GrantRefreshToken && q.On(rules.RefreshWrongSecret.ID) ||
 		grant == oauth.GrantClientCredentials && q.On(rules.CCWrongSecret.ID)
 	method := oauth.AuthSecretJWT
