@@ -105,3 +105,35 @@ func TestJWTRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTClientVariations: the client-side legal variations change what is
+// sent, so the self-check's "stays green" is not vacuous.
+func TestJWTClientVariations(t *testing.T) {
+	t.Parallel()
+	f := url.Values{oauth.ParamGrantType: {oauth.GrantClientCredentials}}
+	r := jwtRunner(t, oauth.AuthSecretJWT)
+	with := func(v rules.Variation) (map[string]any, map[string]any, url.Values) {
+		e := &env{r: r}
+		saved := r.cfg.Quirks
+		r.cfg.Quirks = []string{string(v.ID)}
+		defer func() { r.cfg.Quirks = saved }()
+		return claimsOf(t, e.build(rules.Request{Form: f}).Body)
+	}
+	if _, c, _ := with(rules.VarAssertionAudIssuer); c["aud"] != "https://as.example" {
+		t.Errorf("%s: aud %v, want the origin of TARGET", rules.VarAssertionAudIssuer.ID, c["aud"])
+	}
+	if _, c, _ := with(rules.VarAssertionExtraClaims); c["tokenharness_extra"] == nil {
+		t.Errorf("%s: claims %v, want an extra claim", rules.VarAssertionExtraClaims.ID, c)
+	}
+	if h, _, _ := with(rules.VarAssertionOtherAlg); h["alg"] != "HS512" {
+		t.Errorf("%s: alg %v, want HS512", rules.VarAssertionOtherAlg.ID, h["alg"])
+	}
+	if _, _, form := with(rules.VarAssertionClientID); form.Get(oauth.ParamClientID) != "c1" {
+		t.Errorf("%s: body %v, want client_id too", rules.VarAssertionClientID.ID, form)
+	}
+	for _, v := range []rules.Variation{rules.VarAssertionExtraClaims, rules.VarAssertionAudIssuer, rules.VarAssertionOtherAlg, rules.VarAssertionClientID} {
+		if !v.Client || v.Fault.Wire() {
+			t.Errorf("%s: want a client variation without a wire fault", v.ID)
+		}
+	}
+}
