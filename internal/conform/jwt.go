@@ -45,19 +45,43 @@ func (r *Runner) jwtKeys() (*jwtState, error) {
 			return
 		}
 		var other crypto.Signer
-		switch p := s.key.Private.(type) {
-		case *ecdsa.PrivateKey:
-			other, s.err = ecdsa.GenerateKey(p.Curve, rand.Reader)
-		case *rsa.PrivateKey:
-			other, s.err = rsa.GenerateKey(rand.Reader, p.N.BitLen())
-		case ed25519.PrivateKey:
-			_, other, s.err = ed25519.GenerateKey(rand.Reader)
-		default:
-			s.err = fmt.Errorf("no wrong key of type %T", p)
-		}
+		other, s.err = wrongKey(s.key.Private)
 		s.wrong = jwtsign.Key{Alg: s.key.Alg, Private: other, ID: s.key.ID}
 	})
 	return s, s.err
+}
+
+// wrongKeys caches one generated key per key type and size: any key the
+// target never saw will do, and a 2048-bit RSA key costs a noticeable
+// fraction of a second to make, once per Runner otherwise.
+var wrongKeys sync.Map // string -> crypto.Signer
+
+// wrongKey is a key of the same type and size as p that no target has.
+func wrongKey(p any) (crypto.Signer, error) {
+	var kind string
+	var gen func() (crypto.Signer, error)
+	switch p := p.(type) {
+	case *ecdsa.PrivateKey:
+		kind = "ec-" + p.Curve.Params().Name
+		gen = func() (crypto.Signer, error) { return ecdsa.GenerateKey(p.Curve, rand.Reader) }
+	case *rsa.PrivateKey:
+		kind = fmt.Sprintf("rsa-%d", p.N.BitLen())
+		gen = func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, p.N.BitLen()) }
+	case ed25519.PrivateKey:
+		kind = "ed25519"
+		gen = func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err }
+	default:
+		return nil, fmt.Errorf("no wrong key of type %T", p)
+	}
+	if k, ok := wrongKeys.Load(kind); ok {
+		return k.(crypto.Signer), nil
+	}
+	k, err := gen()
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := wrongKeys.LoadOrStore(kind, k)
+	return actual.(crypto.Signer), nil
 }
 
 // assertionKey is the key client secret's assertions are signed with, or

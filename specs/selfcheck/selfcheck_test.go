@@ -51,8 +51,21 @@ var selfRuns = func() []selfRun {
 		// JWT client authentication: private_key_jwt (ES256) under rfc6749,
 		// client_secret_jwt (HS256) under oauth21.
 		selfRun{"rfc6749-jwt", rules.RFC6749, "mock-rfc6749-jwt", false},
-		selfRun{"oauth21-jwt", rules.OAuth21, "mock-oauth21-jwt", false})
+		selfRun{"oauth21-jwt", rules.OAuth21, "mock-oauth21-jwt", false},
+		// The same private_key_jwt client signing with its registered RSA
+		// key: RS256, and PS256 under VAR-ASSERTION-OTHER-ALG.
+		selfRun{"rfc6749-jwt-rs256", rules.RFC6749, "mock-rfc6749-jwt", false})
 }()
+
+// notMutated are runs the mutation test leaves out: they repeat another
+// run with another key (every mutant is tried in that run), so they are
+// checked clean and under the legal variations only.
+var notMutated = map[string]bool{"rfc6749-jwt-rs256": true}
+
+// runEnv are variables a self-check run sets over its target file.
+var runEnv = map[string]map[string]string{
+	"rfc6749-jwt-rs256": {"JWT_KEY_FILE": "../../fixtures/keys/jwt-client-rs256.pem"},
+}
 
 var (
 	setupOnce sync.Once
@@ -89,6 +102,9 @@ func mock(t *testing.T, name string) target.Config {
 				env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
 			}
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
+			for k, v := range runEnv[run.name] {
+				env[k] = v
+			}
 			cfg, err := plan.Resolve(func(k string) string { return env[k] })
 			if err != nil {
 				setupErr = fmt.Errorf("profile %s: %w", info.Name, err)
@@ -265,6 +281,9 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 		}
 	})
 	for _, run := range selfRuns {
+		if notMutated[run.name] {
+			continue
+		}
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
 				continue
