@@ -217,8 +217,16 @@ func TestMockStartedByHandWithCodeCmdPasses(t *testing.T) {
 	if r.code != 0 || r.report == nil || r.report.Verdict != reports.VerdictPass {
 		t.Fatalf("exit %d, want 0 and a pass verdict:\n%s", r.code, tail(r.out))
 	}
-	if r.report.Summary.Skipped > 2 {
-		t.Errorf("%d rules skipped with CODE_CMD and a second client configured:\n%s", r.report.Summary.Skipped, tail(r.out))
+	// The RFC 7523 rules need a client that authenticates with a JWT; this
+	// one uses client_secret_basic, so they skip saying so.
+	skipped := 0
+	for _, rr := range r.report.Rules {
+		if rr.Status == reports.StatusSkipped && !strings.Contains(rr.Reason, "JWT client assertion") {
+			skipped++
+		}
+	}
+	if skipped > 2 {
+		t.Errorf("%d rules skipped with CODE_CMD and a second client configured:\n%s", skipped, tail(r.out))
 	}
 	junit, err := os.ReadFile(filepath.Join(r.dir, "conformance", "junit.xml"))
 	if err != nil {
