@@ -68,6 +68,9 @@ type Client struct {
 	GrantTypes []string `yaml:"grant_types"`
 	// Quirks are fault switches active for every request of this client.
 	Quirks []rules.ID `yaml:"quirks"`
+	// JWTKeys are the PEM public keys the client signs private_key_jwt
+	// assertions with (RFC 7523 §2.2); client_secret_jwt MACs with Secret.
+	JWTKeys []string `yaml:"jwt_keys"`
 }
 
 // Defaults for lifetimes a configuration leaves at zero.
@@ -144,7 +147,9 @@ func (cfg Config) withDefaults() Config {
 	cs := make([]Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {
 		if len(c.AuthMethods) == 0 {
-			if c.Secret == "" {
+			if len(c.JWTKeys) > 0 && c.Secret == "" {
+				c.AuthMethods = []oauth.AuthMethod{oauth.AuthPrivateKeyJWT}
+			} else if c.Secret == "" {
 				c.AuthMethods = []oauth.AuthMethod{oauth.AuthNone}
 			} else {
 				c.AuthMethods = []oauth.AuthMethod{oauth.AuthBasic, oauth.AuthPost}
@@ -194,10 +199,15 @@ func (c Client) validate() error {
 	}
 	for _, m := range c.AuthMethods {
 		if !m.Valid() {
-			return fmt.Errorf("auth method %q is not one of client_secret_basic|client_secret_post|none", m)
+			return fmt.Errorf("auth method %q is not one of client_secret_basic|client_secret_post|none|private_key_jwt|client_secret_jwt", m)
 		}
-		if (m == oauth.AuthNone) != (c.Secret == "") {
-			return fmt.Errorf("auth method %s does not fit a client %s a secret: public clients use none, confidential ones client_secret_basic|client_secret_post", m, map[bool]string{true: "with", false: "without"}[c.Secret != ""])
+		switch {
+		case m == oauth.AuthPrivateKeyJWT:
+			if len(c.JWTKeys) == 0 {
+				return errors.New("auth method private_key_jwt needs jwt_keys: list the PEM public keys the client signs with")
+			}
+		case (m == oauth.AuthNone) != (c.Secret == ""):
+			return fmt.Errorf("auth method %s does not fit a client %s a secret: public clients use none, confidential ones client_secret_basic|client_secret_post|client_secret_jwt (or private_key_jwt with jwt_keys)", m, map[bool]string{true: "with", false: "without"}[c.Secret != ""])
 		}
 	}
 	if len(c.RedirectURIs) == 0 && (len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode)) {
@@ -216,11 +226,14 @@ func (c Client) validate() error {
 		if g != oauth.GrantAuthorizationCode && g != oauth.GrantRefreshToken && g != oauth.GrantClientCredentials {
 			return fmt.Errorf("grant type %q is not one of authorization_code|refresh_token|client_credentials", g)
 		}
-		if g == oauth.GrantClientCredentials && c.Secret == "" {
+		if g == oauth.GrantClientCredentials && !c.confidential() {
 			// RFC 6749 §4.4: "The client credentials grant type MUST only be
 			// used by confidential clients."
 			return errors.New("grant type client_credentials needs a secret: it is for confidential clients only (RFC 6749 §4.4)")
 		}
+	}
+	if _, err := c.publicKeys(); err != nil {
+		return err
 	}
 	ids := make([]string, len(c.Quirks))
 	for i, q := range c.Quirks {

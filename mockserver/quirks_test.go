@@ -331,7 +331,9 @@ func behavioural() map[rules.ID][]rules.Profile {
 		}
 	}
 	for _, v := range rules.Variations() {
-		if !v.Fault.Wire() {
+		// Client variations change the harness's requests; the mock has
+		// nothing to switch for them.
+		if !v.Fault.Wire() && !v.Client {
 			out[v.ID] = v.Profiles
 		}
 	}

@@ -57,11 +57,13 @@ func readBody(r *http.Request) (body []byte, tooLarge bool, err error) {
 }
 
 // knownParams are the token request parameters the mock understands
-// (RFC 6749 §4.1.3, §6, §2.3.1; RFC 7636 §4.5).
+// (RFC 6749 §4.1.3, §6, §2.3.1; RFC 7636 §4.5; RFC 7521 §4.2).
 var knownParams = map[string]bool{
 	oauth.ParamGrantType: true, oauth.ParamCode: true, oauth.ParamRedirectURI: true,
 	oauth.ParamClientID: true, oauth.ParamClientSecret: true, oauth.ParamRefreshToken: true,
 	oauth.ParamScope: true, oauth.ParamCodeVerifier: true,
+	// RFC 7521 §4.2: a client assertion (client_jwt.go).
+	oauth.ParamClientAssertion: true, oauth.ParamClientAssertionType: true,
 }
 
 // parseForm turns a token request into single-valued parameters, or the

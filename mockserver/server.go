@@ -89,6 +89,7 @@ type Server struct {
 	red        *redact.Redactor
 	store      *store
 	dpop       *dpopState
+	jtis       jtiSet // used client assertion jtis (client_jwt.go)
 
 	stop      chan struct{}
 	closeOnce sync.Once

@@ -122,6 +122,9 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 // authenticate identifies the client (RFC 6749 §2.3). A nil client with a
 // nil reply means the request named no client at all.
 func (s *Server) authenticate(r *http.Request, form map[string]string, q quirkSet) (*Client, *reply) {
+	if hasAssertion(form) {
+		return s.authenticateJWT(r, form, q) // client_jwt.go
+	}
 	h := r.Header.Get(oauth.HeaderAuthorization)
 	// RFC 6749 §2.3.1: "The authorization server MUST support the HTTP Basic
 	// authentication scheme for authenticating clients that were issued a
@@ -316,7 +319,7 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 func (s *Server) clientCredentials(c *Client, form map[string]string, q quirkSet) *reply {
 	id, allowed := "", []string(nil)
 	if c != nil {
-		if c.Secret == "" {
+		if !c.confidential() {
 			// RFC 6749 §4.4: "The client credentials grant type MUST only be
 			// used by confidential clients."
 			return fail(oauth.ErrUnauthorizedClient, "client "+c.ID+" is public: client_credentials is for confidential clients")

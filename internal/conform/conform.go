@@ -58,6 +58,7 @@ type Runner struct {
 	red     *redact.Redactor
 	// dpop holds the run's DPoP keys when the target declares DPoP.
 	dpop *dpopKeys
+	jwt  jwtState // client assertion keys (jwt.go)
 }
 
 // Option configures a Runner.
@@ -270,7 +271,11 @@ func (r *Runner) has(n rules.Need) bool {
 	case rules.NeedDPoP:
 		return c.DPoP
 	case rules.NeedSecret:
-		return c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
+		return c.ClientAuth == oauth.AuthPrivateKeyJWT || c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
+	case rules.NeedPassword:
+		return (c.ClientAuth == oauth.AuthBasic || c.ClientAuth == oauth.AuthPost) && c.ClientSecret != ""
+	case rules.NeedJWT:
+		return c.ClientAuth.JWT()
 	case rules.NeedPublic:
 		return c.ClientAuth == oauth.AuthNone
 	case rules.NeedBasic:

@@ -204,28 +204,39 @@ func (e *env) buildHTTP(r rules.Request) oauth.Request {
 	}
 	id, secret := e.clientID(r.Client)
 	method := e.r.cfg.ClientAuth
-	if secret == "" {
+	if secret == "" && method != oauth.AuthPrivateKeyJWT {
 		method = oauth.AuthNone
 	}
 	wrong := secret + "-tokenharness-wrong"
-	switch r.Auth {
-	case rules.AuthConfigured:
+	jwt := false
+	if method.JWT() {
+		var err error
+		if jwt, err = e.applyJWT(r.Auth, r.Assertion, id, secret, form, query, h); err != nil {
+			// Validate loaded the key before the run: this is not expected.
+			// The request goes without an assertion and the error is shown.
+			h.Set("Tokenharness-Error", strings.Join(strings.Fields(err.Error()), " "))
+		}
+	}
+	switch {
+	case jwt:
+		// authenticated with a client assertion above
+	case r.Auth == rules.AuthConfigured:
 		applyAuth(method, id, secret, form, h)
-	case rules.AuthWrongSecret:
+	case r.Auth == rules.AuthWrongSecret:
 		applyAuth(method, id, wrong, form, h)
-	case rules.AuthBasic:
+	case r.Auth == rules.AuthBasic:
 		applyAuth(oauth.AuthBasic, id, secret, form, h)
-	case rules.AuthBasicWrongSecret:
+	case r.Auth == rules.AuthBasicWrongSecret:
 		applyAuth(oauth.AuthBasic, id, wrong, form, h)
-	case rules.AuthPost:
+	case r.Auth == rules.AuthPost:
 		applyAuth(oauth.AuthPost, id, secret, form, h)
-	case rules.AuthBoth:
+	case r.Auth == rules.AuthBoth:
 		applyAuth(oauth.AuthBasic, id, secret, form, h)
 		applyAuth(oauth.AuthPost, id, secret, form, h)
-	case rules.AuthQuery:
+	case r.Auth == rules.AuthQuery:
 		query.Set(oauth.ParamClientID, id)
 		query.Set(oauth.ParamClientSecret, secret)
-	case rules.AuthOmit:
+	case r.Auth == rules.AuthOmit:
 	}
 	req := oauth.Request{Method: r.Method, URL: e.r.cfg.Target, Header: h}
 	if req.Method == "" {

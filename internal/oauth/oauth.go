@@ -35,6 +35,9 @@ const (
 	ParamError                 = "error"
 	ParamErrorDescription      = "error_description"
 	ParamErrorURI              = "error_uri"
+	// RFC 7521 §4.2: a client assertion and its format.
+	ParamClientAssertion     = "client_assertion"
+	ParamClientAssertionType = "client_assertion_type"
 )
 
 // Grant types this harness knows (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6).
@@ -66,10 +69,18 @@ const (
 	AuthBasic AuthMethod = "client_secret_basic"
 	AuthPost  AuthMethod = "client_secret_post"
 	AuthNone  AuthMethod = "none"
+	// AuthPrivateKeyJWT and AuthSecretJWT authenticate with a signed JWT
+	// client assertion (RFC 7523 §2.2; OpenID Connect Core §9): signed with
+	// the client's private key, or MACed with its client secret.
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	AuthSecretJWT     AuthMethod = "client_secret_jwt"
 )
 
 // AuthMethods lists the methods in the order they are documented.
-var AuthMethods = []AuthMethod{AuthBasic, AuthPost, AuthNone}
+var AuthMethods = []AuthMethod{AuthBasic, AuthPost, AuthNone, AuthPrivateKeyJWT, AuthSecretJWT}
+
+// JWT reports whether m authenticates with a JWT client assertion.
+func (m AuthMethod) JWT() bool { return m == AuthPrivateKeyJWT || m == AuthSecretJWT }
 
 // Valid reports whether m is one of AuthMethods.
 func (m AuthMethod) Valid() bool {

@@ -32,7 +32,7 @@ var (
 			Warn("the commoninja document shows client_secret in the body only")).With(Dressipi,
 			Waive("dressipi clients are public: they have no client password")).With(OAuth21,
 			Waive("OAuth 2.1 §2.4.1: the authorization server MAY support HTTP Basic; client_secret_post is its MUST (OAUTH21-2.4.1-SECRET-POST)")),
-		Needs:  []Need{NeedCode, NeedSecret},
+		Needs:  []Need{NeedCode, NeedPassword},
 		Send:   redeemWith("redeem with client_secret_basic", func(r *Request) { r.Auth = AuthBasic }),
 		Expect: []Check{Success()},
 	}

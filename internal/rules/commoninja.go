@@ -29,7 +29,7 @@ var (
 		ID: "COMMONINJA-ANY-SECRET-IN-BODY", Level: DOC,
 		Source:   commoninja("Request Parameters", `client_id: The client ID of your application ... client_secret: The client secret of your application`),
 		Summary:  "client_id and client_secret in the form body authenticate the client",
-		Profiles: Only(Commoninja), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: Only(Commoninja), Needs: []Need{NeedCode, NeedPassword},
 		Send:   redeemWith("redeem with client_secret_post", func(r *Request) { r.Auth = AuthPost }),
 		Expect: []Check{Success()},
 	}

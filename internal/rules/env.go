@@ -97,6 +97,9 @@ type Request struct {
 	// DPoP, when set, has Env sign a DPoP proof for the request with the
 	// run's key (RFC 9449 §4.2); see DPoPProof.
 	DPoP *DPoPProof
+	// Assertion is the client assertion AuthJWTAssertion sends verbatim
+	// (a replay).
+	Assertion string
 }
 
 // CodeOptions shape an authorization request.

@@ -16,7 +16,7 @@ var (
 		ID: "OAUTH21-2.4.1-SECRET-POST", Level: MUST,
 		Source:   oauth21("2.4.1", `To support confidential clients in possession of a client secret, the authorization server MUST support the client including the client credentials in the request body content`),
 		Summary:  "client_id and client_secret in the form body authenticate a confidential client",
-		Profiles: Only(OAuth21), Needs: []Need{NeedCode, NeedSecret},
+		Profiles: Only(OAuth21), Needs: []Need{NeedCode, NeedPassword},
 		Send:   redeemWith("redeem with client_secret_post", func(r *Request) { r.Auth = AuthPost }),
 		Expect: []Check{Success()},
 	}

@@ -29,7 +29,7 @@ import (
 // mock quirks. See idGrammar.
 type ID string
 
-var idGrammar = regexp.MustCompile(`^((RFC\d{4}|OAUTH21|COMMONINJA|DRESSIPI|TH)-[0-9A-Z.]+-[A-Z0-9]+(-[A-Z0-9]+)*|VAR-[A-Z0-9]+(-[A-Z0-9]+)*)$`)
+var idGrammar = regexp.MustCompile(`^((RFC\d{4}|OAUTH21|OIDC|COMMONINJA|DRESSIPI|TH)-[0-9A-Z.]+-[A-Z0-9]+(-[A-Z0-9]+)*|VAR-[A-Z0-9]+(-[A-Z0-9]+)*)$`)
 
 // Valid reports whether id follows the ID grammar.
 func (id ID) Valid() bool { return idGrammar.MatchString(string(id)) }
@@ -59,12 +59,17 @@ type Need string
 
 const (
 	NeedCode    Need = "code"    // a source of fresh authorization codes (CODE_CMD or AUTHORIZE_URL)
-	NeedSecret  Need = "secret"  // the client authenticates with a secret
+	NeedSecret  Need = "secret"  // the client is confidential: it authenticates with a secret or a key
 	NeedPublic  Need = "public"  // the client is public (CLIENT_AUTH=none)
 	NeedBasic   Need = "basic"   // the client may use client_secret_basic
 	NeedClient2 Need = "client2" // a second registered client (CLIENT2_ID)
 	NeedScope   Need = "scope"   // a configured SCOPE to request and widen
 	NeedAPIKey  Need = "apikey"  // an x-api-key header among HEADERS
+	// NeedJWT is a client that authenticates with a JWT client assertion
+	// (CLIENT_AUTH=private_key_jwt|client_secret_jwt); NeedPassword one
+	// that sends its client password as such (client_secret_basic|post).
+	NeedJWT      Need = "jwt"
+	NeedPassword Need = "password"
 	// NeedRestricted is a registered client the target does not allow the
 	// client_credentials grant (RESTRICTED_CLIENT_ID).
 	NeedRestricted Need = "restricted"
@@ -96,7 +101,7 @@ func (n Need) Why() string {
 	case NeedCode:
 		return "needs fresh authorization codes: set CODE_CMD or AUTHORIZE_URL"
 	case NeedSecret:
-		return "needs a confidential client: set CLIENT_SECRET and CLIENT_AUTH=client_secret_basic|client_secret_post"
+		return "needs a confidential client: set CLIENT_SECRET and CLIENT_AUTH=client_secret_basic|client_secret_post|client_secret_jwt, or CLIENT_AUTH=private_key_jwt and JWT_KEY_FILE"
 	case NeedPublic:
 		return "needs a public client: set CLIENT_ID to a public client and CLIENT_AUTH=none (the bundled mock's: CONFIG=fixtures/targets/mock-oauth21-public.yaml)"
 	case NeedBasic:
@@ -109,6 +114,10 @@ func (n Need) Why() string {
 		return "needs an API key header: set HEADERS='x-api-key: ...'"
 	case NeedDPoP:
 		return "needs a target that declares DPoP (RFC 9449): set DPOP=true (optionally DPOP_KEY_FILE and DPOP_ALG; the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-dpop.yaml)"
+	case NeedJWT:
+		return "needs a client that authenticates with a JWT client assertion: set CLIENT_AUTH=private_key_jwt and JWT_KEY_FILE, or CLIENT_AUTH=client_secret_jwt and CLIENT_SECRET (the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-jwt.yaml)"
+	case NeedPassword:
+		return "needs a client that sends its client password: set CLIENT_SECRET and CLIENT_AUTH=client_secret_basic|client_secret_post"
 	case NeedRestricted:
 		return "needs a client the target does not allow the client_credentials grant: set RESTRICTED_CLIENT_ID (and RESTRICTED_CLIENT_SECRET)"
 	}

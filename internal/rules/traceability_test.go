@@ -42,7 +42,7 @@ const (
 
 var traceKeywords = map[string]bool{
 	"MUST": true, "MUST NOT": true, "REQUIRED": true, "SHOULD": true, "SHOULD NOT": true,
-	"RECOMMENDED": true, "NOT RECOMMENDED": true, "none": true, "DOC": true,
+	"RECOMMENDED": true, "NOT RECOMMENDED": true, "MAY": true, "none": true, "DOC": true,
 }
 
 // vendorProfile names the profile whose document a row comes from.
@@ -163,7 +163,7 @@ func TestTraceability(t *testing.T) {
 		}
 		for _, k := range strings.Split(row.Keyword, "; ") {
 			if !traceKeywords[k] {
-				t.Errorf("%s: keyword %q is not one of MUST, MUST NOT, REQUIRED, SHOULD, SHOULD NOT, RECOMMENDED, NOT RECOMMENDED, none, DOC", where, k)
+				t.Errorf("%s: keyword %q is not one of MUST, MUST NOT, REQUIRED, SHOULD, SHOULD NOT, RECOMMENDED, NOT RECOMMENDED, MAY, none, DOC", where, k)
 			}
 		}
 		for _, id := range append(append([]ID(nil), row.Rules...), row.Deviations...) {
@@ -266,7 +266,7 @@ func countMatrix(rows []*traceRow) matrixCounts {
 		}
 		c.sentences++
 		c.byDoc[r.Doc]++
-		kw := r.Keyword != "none" && r.Keyword != "DOC"
+		kw := r.Keyword != "none" && r.Keyword != "DOC" && r.Keyword != "MAY"
 		if kw {
 			c.normative++
 		}

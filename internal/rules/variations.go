@@ -12,6 +12,10 @@ type Variation struct {
 	Why      string // the text that makes it legal
 	Profiles []Profile
 	Fault    Fault
+	// Client marks a variation of the harness's own requests (how a JWT
+	// client builds its assertion): the run's Env applies it when it is
+	// among the quirks, and the mock has nothing to switch.
+	Client bool
 }
 
 var allProfiles = []Profile{RFC6749, Commoninja, Dressipi, OAuth21}
@@ -130,5 +134,6 @@ var (
 func Variations() []Variation {
 	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
 		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken,
-		VarDPoPTokenTypeCase, VarDPoPNonce, VarDPoPBearer}
+		VarDPoPTokenTypeCase, VarDPoPNonce, VarDPoPBearer,
+		VarAssertionExtraClaims, VarAssertionAudIssuer, VarAssertionOtherAlg, VarAssertionClientID}
 }

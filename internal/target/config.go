@@ -90,6 +90,17 @@ type Config struct {
 	DPoP        bool   `yaml:"dpop"`
 	DPoPKeyFile string `yaml:"dpop_key_file"`
 	DPoPAlg     string `yaml:"dpop_alg"`
+	// JWT client authentication (CLIENT_AUTH=private_key_jwt or
+	// client_secret_jwt, RFC 7523 §2.2): JWTKeyFile is the PEM private key
+	// every configured client signs its assertions with (private_key_jwt;
+	// a relative path in a CONFIG file is relative to that file), JWTAlg
+	// the algorithm (default: the key's, HS256 for client_secret_jwt),
+	// JWTKID the "kid" header, JWTAudience the "aud" claim (default:
+	// TARGET, the token endpoint URL). See jwt.go.
+	JWTKeyFile  string `yaml:"jwt_key_file"`
+	JWTAlg      string `yaml:"jwt_alg"`
+	JWTKID      string `yaml:"jwt_kid"`
+	JWTAudience string `yaml:"jwt_audience"`
 
 	// file is the CONFIG file the values came from; fromFile has bit i set
 	// when Keys[i] was set there and not overridden by the environment.
@@ -140,6 +151,10 @@ var Keys = []Key{
 	{"dpop", "DPOP"},
 	{"dpop_key_file", "DPOP_KEY_FILE"},
 	{"dpop_alg", "DPOP_ALG"},
+	{"jwt_key_file", "JWT_KEY_FILE"},
+	{"jwt_alg", "JWT_ALG"},
+	{"jwt_kid", "JWT_KID"},
+	{"jwt_audience", "JWT_AUDIENCE"},
 }
 
 func keyIndex(yamlKey string) int {

@@ -82,7 +82,7 @@ func TestValidate(t *testing.T) {
 		{"no client id", func(c *Config) { c.ClientID = "" }, nil,
 			`config: CLIENT_ID is empty: set CLIENT_ID (or client_id in the CONFIG file)`},
 		{"unknown client auth", nil, map[string]string{"CLIENT_AUTH": "basic"},
-			`config: CLIENT_AUTH "basic" is not one of client_secret_basic|client_secret_post|none`},
+			`config: CLIENT_AUTH "basic" is not one of client_secret_basic|client_secret_post|none|private_key_jwt|client_secret_jwt`},
 		{"basic without secret", func(c *Config) { c.ClientSecret = "" }, nil,
 			`config: CLIENT_AUTH=client_secret_basic needs CLIENT_SECRET`},
 		{"post without secret", func(c *Config) { c.ClientSecret, c.ClientAuth = "", oauth.AuthPost }, nil,
@@ -171,13 +171,13 @@ func TestValidateNamesTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `config: CLIENT_AUTH "basic" (client_auth in ` + path + `) is not one of client_secret_basic|client_secret_post|none`
+	want := `config: CLIENT_AUTH "basic" (client_auth in ` + path + `) is not one of client_secret_basic|client_secret_post|none|private_key_jwt|client_secret_jwt`
 	if err := c.Validate(profiles); err == nil || err.Error() != want {
 		t.Errorf("Validate = %v\nwant       %s", err, want)
 	}
 	// Once the environment overrides it, the file is no longer blamed.
 	c.ApplyEnv(env(map[string]string{"CLIENT_AUTH": "basik"}))
-	want = `config: CLIENT_AUTH "basik" is not one of client_secret_basic|client_secret_post|none`
+	want = `config: CLIENT_AUTH "basik" is not one of client_secret_basic|client_secret_post|none|private_key_jwt|client_secret_jwt`
 	if err := c.Validate(profiles); err == nil || err.Error() != want {
 		t.Errorf("after env: Validate = %v\nwant       %s", err, want)
 	}
@@ -212,6 +212,10 @@ race_budget: 4s
 dpop: true
 dpop_key_file: /keys/dpop.pem
 dpop_alg: ES256
+jwt_key_file: keys/client.pem
+jwt_alg: ES256
+jwt_kid: k1
+jwt_audience: https://auth.example.com
 `
 	c, err := Parse([]byte(full), "full.yaml")
 	if err != nil {
@@ -229,6 +233,7 @@ dpop_alg: ES256
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
 		RaceAttempts: 7, RaceBudget: 4 * time.Second,
 		DPoP: true, DPoPKeyFile: "/keys/dpop.pem", DPoPAlg: "ES256",
+		JWTKeyFile: "keys/client.pem", JWTAlg: "ES256", JWTKID: "k1", JWTAudience: "https://auth.example.com",
 		file: "full.yaml", fromFile: 1<<len(Keys) - 1,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -252,7 +257,7 @@ func TestLoadKeepsDefaults(t *testing.T) {
 func TestLoadStrict(t *testing.T) {
 	t.Parallel()
 	allowed := "allowed keys are target, profile, client_id, client_secret, client_auth, client2_id, client2_secret, " +
-		"restricted_client_id, restricted_client_secret, redirect_uri, scope, grants, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget"
+		"restricted_client_id, restricted_client_secret, redirect_uri, scope, grants, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget, dpop, dpop_key_file, dpop_alg, jwt_key_file, jwt_alg, jwt_kid, jwt_audience"
 	tests := []struct {
 		name, doc, want string
 	}{
@@ -596,5 +601,99 @@ func TestDPoPSettings(t *testing.T) {
 		case tc.want == "" && !c.DPoP:
 			t.Errorf("%v: DPoP not set", tc.env)
 		}
+	}
+}
+
+// TestJWTSettings: CLIENT_AUTH=private_key_jwt|client_secret_jwt is checked
+// in one line before any work: a missing or unusable key, an algorithm that
+// does not fit it, JWT settings a method without assertions would ignore.
+func TestJWTSettings(t *testing.T) {
+	t.Parallel()
+	key := "../../fixtures/keys/jwt-client-es256.pem"
+	junk := writeFile(t, "junk.pem", "not a key\n")
+	base := func(auth oauth.AuthMethod) Config {
+		c := Default()
+		c.Target, c.Profile, c.ClientID, c.ClientAuth = "https://as.example/oauth/token", "rfc6749", "c", auth
+		return c
+	}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"private_key_jwt without key", func(c *Config) { c.ClientAuth = oauth.AuthPrivateKeyJWT },
+			"CLIENT_AUTH=private_key_jwt needs JWT_KEY_FILE"},
+		{"private_key_jwt ok, no secret", func(c *Config) {
+			c.ClientAuth, c.JWTKeyFile, c.Client2ID, c.RestrictedClientID = oauth.AuthPrivateKeyJWT, key, "c2", "c3"
+		}, ""},
+		{"unreadable key", func(c *Config) { c.ClientAuth, c.JWTKeyFile = oauth.AuthPrivateKeyJWT, "/nonexistent/k.pem" },
+			"JWT_KEY_FILE /nonexistent/k.pem is unusable"},
+		{"not a key", func(c *Config) { c.ClientAuth, c.JWTKeyFile = oauth.AuthPrivateKeyJWT, junk },
+			"is unusable: no PEM private key block"},
+		{"alg does not fit", func(c *Config) { c.ClientAuth, c.JWTKeyFile, c.JWTAlg = oauth.AuthPrivateKeyJWT, key, "RS256" },
+			"alg RS256 does not fit an EC P-256 key"},
+		{"HS alg for a key", func(c *Config) { c.ClientAuth, c.JWTKeyFile, c.JWTAlg = oauth.AuthPrivateKeyJWT, key, "HS256" },
+			"alg HS256 does not fit an EC P-256 key"},
+		{"unknown alg", func(c *Config) { c.ClientAuth, c.JWTKeyFile, c.JWTAlg = oauth.AuthPrivateKeyJWT, key, "ES999" },
+			`JWT_ALG: "ES999" is not one of`},
+		{"client_secret_jwt needs a secret", func(c *Config) { c.ClientAuth = oauth.AuthSecretJWT },
+			"CLIENT_AUTH=client_secret_jwt needs CLIENT_SECRET"},
+		{"client_secret_jwt ok", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "HS512"
+		}, ""},
+		{"client_secret_jwt short secret", func(c *Config) { c.ClientAuth, c.ClientSecret = oauth.AuthSecretJWT, "s" },
+			"alg HS256 needs a MAC key of at least 32 bytes (RFC 7518 §3.2), and CLIENT_SECRET has 1"},
+		{"client_secret_jwt with ES256", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTAlg = oauth.AuthSecretJWT, strings.Repeat("s", 64), "ES256"
+		},
+			"alg ES256 does not fit a client secret"},
+		{"client_secret_jwt with a key file", func(c *Config) {
+			c.ClientAuth, c.ClientSecret, c.JWTKeyFile = oauth.AuthSecretJWT, strings.Repeat("s", 64), key
+		},
+			"JWT_KEY_FILE is set but CLIENT_AUTH=client_secret_jwt"},
+		{"key file for basic", func(c *Config) { c.ClientAuth, c.ClientSecret, c.JWTKeyFile = oauth.AuthBasic, "s", key },
+			"JWT_KEY_FILE is set but CLIENT_AUTH=client_secret_basic sends no client assertion"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base("")
+			tc.edit(&c)
+			err := c.Validate([]string{"rfc6749"})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate = %v, want one containing %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Errorf("Validate = %q: want one line", err)
+			}
+		})
+	}
+	c := base(oauth.AuthSecretJWT)
+	c.ClientSecret = "s"
+	if c.Audience() != c.Target {
+		t.Errorf("Audience = %q, want TARGET by default", c.Audience())
+	}
+	c.JWTAudience = "https://as.example"
+	if c.Audience() != "https://as.example" {
+		t.Errorf("Audience = %q, want JWT_AUDIENCE", c.Audience())
+	}
+}
+
+// TestJWTKeyFileBesideTheConfigFile: a relative jwt_key_file in a CONFIG
+// file names a file beside it, wherever the run starts.
+func TestJWTKeyFileBesideTheConfigFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "t.yaml", "jwt_key_file: keys/k.pem\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "keys/k.pem"); c.JWTKeyFile != want {
+		t.Errorf("jwt_key_file = %q, want %q", c.JWTKeyFile, want)
+	}
+	c.ApplyEnv(env(map[string]string{"JWT_KEY_FILE": "rel.pem"}))
+	if c.JWTKeyFile != "rel.pem" {
+		t.Errorf("JWT_KEY_FILE = %q, want it as given", c.JWTKeyFile)
 	}
 }

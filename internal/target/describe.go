@@ -70,6 +70,15 @@ func (c Config) describe(env string) string {
 		v = fmt.Sprint(c.Insecure)
 	case "QUIRKS":
 		v = strings.Join(c.Quirks, ",")
+	case "JWT_KEY_FILE":
+		// The path, not the key: the file holds the secret.
+		v = c.JWTKeyFile
+	case "JWT_ALG":
+		v = c.JWTAlg
+	case "JWT_KID":
+		v = c.JWTKID
+	case "JWT_AUDIENCE":
+		v = maskURL(c.JWTAudience)
 	case "RACE_ATTEMPTS":
 		if c.RaceAttempts > 0 {
 			v = fmt.Sprint(c.RaceAttempts)

@@ -109,6 +109,14 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 		c.RaceBudget = d
 	case "DPOP", "DPOP_KEY_FILE", "DPOP_ALG":
 		return c.setDPoPFromEnv(name, v)
+	case "JWT_KEY_FILE":
+		c.JWTKeyFile = strings.TrimSpace(v)
+	case "JWT_ALG":
+		c.JWTAlg = strings.TrimSpace(v)
+	case "JWT_KID":
+		c.JWTKID = v
+	case "JWT_AUDIENCE":
+		c.JWTAudience = strings.TrimSpace(v)
 	case "QUIRKS":
 		c.Quirks = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	}

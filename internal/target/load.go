@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +19,13 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Default(), fmt.Errorf("%w: CONFIG file: %w", ErrConfig, err)
 	}
-	return Parse(b, path)
+	c, err := Parse(b, path)
+	// A key file named in the CONFIG file lives beside it, wherever the
+	// run starts from.
+	if err == nil && c.JWTKeyFile != "" && !filepath.IsAbs(c.JWTKeyFile) {
+		c.JWTKeyFile = filepath.Join(filepath.Dir(path), c.JWTKeyFile)
+	}
+	return c, err
 }
 
 // Parse reads a YAML configuration over Default; name is where it came

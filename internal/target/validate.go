@@ -35,15 +35,17 @@ func (c Config) Validate(knownProfiles []string) error {
 		return c.bad("CLIENT_ID is empty: set CLIENT_ID (or client_id in the CONFIG file)")
 	case c.ClientAuth != "" && !c.ClientAuth.Valid():
 		return c.bad("CLIENT_AUTH %q%s is not one of %s", c.ClientAuth, c.from("client_auth"), strings.Join(authNames, "|"))
-	case c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.ClientSecret == "":
+	case c.ClientAuth == oauth.AuthPrivateKeyJWT && c.JWTKeyFile == "":
+		return c.bad("CLIENT_AUTH=private_key_jwt needs JWT_KEY_FILE: point it at the PEM private key whose public key the target has registered for CLIENT_ID")
+	case c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.ClientAuth != oauth.AuthPrivateKeyJWT && c.ClientSecret == "":
 		return c.bad("CLIENT_AUTH=%s needs CLIENT_SECRET", c.ClientAuth)
 	case c.Client2Secret != "" && c.Client2ID == "":
 		return c.bad("CLIENT2_SECRET is set but CLIENT2_ID is empty: set CLIENT2_ID too")
-	case c.Client2ID != "" && c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.Client2Secret == "":
+	case c.Client2ID != "" && c.usesSecret() && c.Client2Secret == "":
 		return c.bad("CLIENT_AUTH=%s needs CLIENT2_SECRET for CLIENT2_ID %q", c.ClientAuth, c.Client2ID)
 	case c.RestrictedClientSecret != "" && c.RestrictedClientID == "":
 		return c.bad("RESTRICTED_CLIENT_SECRET is set but RESTRICTED_CLIENT_ID is empty: set RESTRICTED_CLIENT_ID too")
-	case c.RestrictedClientID != "" && c.ClientAuth != "" && c.ClientAuth != oauth.AuthNone && c.RestrictedClientSecret == "":
+	case c.RestrictedClientID != "" && c.usesSecret() && c.RestrictedClientSecret == "":
 		return c.bad("CLIENT_AUTH=%s needs RESTRICTED_CLIENT_SECRET for RESTRICTED_CLIENT_ID %q", c.ClientAuth, c.RestrictedClientID)
 	case c.RedirectURI != "" && !absoluteURI(c.RedirectURI):
 		return c.bad("REDIRECT_URI %q%s is not an absolute URI: use e.g. REDIRECT_URI=http://127.0.0.1:8080/callback", c.RedirectURI, c.from("redirect_uri"))
@@ -62,6 +64,9 @@ func (c Config) Validate(knownProfiles []string) error {
 		return err
 	}
 	if err := c.validateDPoP(); err != nil {
+		return err
+	}
+	if err := c.validateJWT(); err != nil {
 		return err
 	}
 	for _, name := range sortedHeaderNames(c.Headers) {
@@ -204,6 +209,10 @@ func (c Config) Redacted() string {
 		add("dpop_key_file", c.DPoPKeyFile)
 		add("dpop_alg", c.DPoPAlg)
 	}
+	add("jwt_key_file", c.JWTKeyFile)
+	add("jwt_alg", c.JWTAlg)
+	add("jwt_kid", c.JWTKID)
+	add("jwt_audience", redact.String(c.JWTAudience))
 	return b.String()
 }
 

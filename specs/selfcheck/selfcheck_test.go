@@ -65,8 +65,19 @@ var selfRuns = func() []selfRun {
 		// the same client under both).
 		selfRun{name: "rfc6749-dpop", profile: rules.RFC6749, file: "mock-rfc6749-dpop", focus: rules.NeedDPoP},
 		selfRun{name: "rfc6749-public-dpop", profile: rules.RFC6749, file: "mock-oauth21-public", env: dpop, focus: rules.NeedDPoP},
-		selfRun{name: "oauth21-public-dpop", profile: rules.OAuth21, file: "mock-oauth21-public", env: dpop, focus: rules.NeedDPoP})
+		selfRun{name: "oauth21-public-dpop", profile: rules.OAuth21, file: "mock-oauth21-public", env: dpop, focus: rules.NeedDPoP},
+		// JWT client authentication: private_key_jwt (ES256) under rfc6749,
+		// client_secret_jwt (HS256) under oauth21; the RSA run repeats the
+		// first with the RSA key (RS256, PS256 under VAR-ASSERTION-OTHER-ALG).
+		selfRun{name: "rfc6749-jwt", profile: rules.RFC6749, file: "mock-rfc6749-jwt"},
+		selfRun{name: "oauth21-jwt", profile: rules.OAuth21, file: "mock-oauth21-jwt"},
+		selfRun{name: "rfc6749-jwt-rs256", profile: rules.RFC6749, file: "mock-rfc6749-jwt", env: map[string]string{"JWT_KEY_FILE": "../../fixtures/keys/jwt-client-rs256.pem"}})
 }()
+
+// notMutated are runs the mutation test leaves out: they repeat another
+// run with another key (every mutant is tried in that run), so they are
+// checked clean and under the legal variations only.
+var notMutated = map[string]bool{"rfc6749-jwt-rs256": true}
 
 var (
 	setupOnce sync.Once
@@ -210,6 +221,11 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
 				t.Errorf("%s needs refresh tokens: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
+		case byNeed(rule, rules.NeedJWT):
+			// The m2m client authenticates with client_secret_basic.
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "CLIENT_AUTH=private_key_jwt") {
+				t.Errorf("%s needs a JWT client: got %s %q, want skipped naming CLIENT_AUTH", rule.ID, v.Status, v.Reason)
+			}
 		case byNeed(rule, rules.NeedGrantClientCredentials):
 			if v.Status != reports.StatusPassed {
 				t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
@@ -324,6 +340,9 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 		}
 	})
 	for _, run := range selfRuns {
+		if notMutated[run.name] {
+			continue
+		}
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
 				continue
