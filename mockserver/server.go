@@ -88,6 +88,7 @@ type Server struct {
 	log        *slog.Logger
 	red        *redact.Redactor
 	store      *store
+	device     deviceStore // device authorization sessions (device.go)
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -189,7 +190,10 @@ func (s *Server) Close() {
 func (s *Server) Stats() Stats { return s.store.stats() }
 
 // Sweep forgets everything expired now, as the janitor does on each tick.
-func (s *Server) Sweep() { s.store.sweep(s.now()) }
+func (s *Server) Sweep() {
+	s.store.sweep(s.now())
+	s.device.sweep(s.now())
+}
 
 func (s *Server) janitor(every time.Duration) {
 	defer s.done.Done()
@@ -224,6 +228,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 	case PathAuthorize:
 		s.serveAuthorize(w, r)
+	case PathDeviceAuthorization:
+		s.serveDeviceAuthorization(w, r)
+	case PathDeviceVerify:
+		s.serveDeviceVerify(w, r)
 	case PathHealth:
 		w.Header().Set(oauth.HeaderContentType, "application/json")
 		w.Header().Set(oauth.HeaderCacheControl, "no-store")

@@ -84,6 +84,8 @@ func (n Need) Grant() string {
 		return oauth.GrantRefreshToken
 	case NeedGrantClientCredentials:
 		return oauth.GrantClientCredentials
+	case NeedGrantDevice:
+		return oauth.GrantDeviceCode
 	}
 	return ""
 }
@@ -110,6 +112,9 @@ func (n Need) Why() string {
 	}
 	if g := n.Grant(); g != "" {
 		return UndeclaredGrant(g)
+	}
+	if w := deviceWhy(n); w != "" {
+		return w
 	}
 	return "needs " + string(n)
 }

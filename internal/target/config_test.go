@@ -60,7 +60,7 @@ func TestValidate(t *testing.T) {
 		{"client_credentials only", nil, map[string]string{"GRANTS": "client_credentials"}, ""},
 		{"grants with spaces", nil, map[string]string{"GRANTS": "authorization_code, refresh_token"}, ""},
 		{"unknown grant", nil, map[string]string{"GRANTS": "client_credentials,implicit"},
-			`config: GRANTS "client_credentials,implicit" names "implicit", which is not one of authorization_code|refresh_token|client_credentials|password: list the grants the target serves, e.g. GRANTS=client_credentials`},
+			`config: GRANTS "client_credentials,implicit" names "implicit", which is not one of authorization_code|refresh_token|client_credentials|password|urn:ietf:params:oauth:grant-type:device_code: list the grants the target serves, e.g. GRANTS=client_credentials`},
 		{"grant twice", nil, map[string]string{"GRANTS": "client_credentials,client_credentials"},
 			`config: GRANTS "client_credentials,client_credentials" names client_credentials twice`},
 		{"restricted secret without id", nil, map[string]string{"RESTRICTED_CLIENT_SECRET": "s-123456"},
@@ -205,6 +205,10 @@ insecure: true
 quirks: [RFC6749-5.1-NO-STORE]
 race_attempts: 7
 race_budget: 4s
+device_authorization_url: http://127.0.0.1:9000/oauth/device_authorization
+device_approve_cmd: sh approve.sh
+device_deny_cmd: sh deny.sh
+device_verify_url: http://127.0.0.1:9000/oauth/device/verify
 `
 	c, err := Parse([]byte(full), "full.yaml")
 	if err != nil {
@@ -221,7 +225,10 @@ race_budget: 4s
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
 		RaceAttempts: 7, RaceBudget: 4 * time.Second,
-		file: "full.yaml", fromFile: 1<<len(Keys) - 1,
+		DeviceAuthorizationURL: "http://127.0.0.1:9000/oauth/device_authorization",
+		DeviceApproveCmd:       "sh approve.sh", DeviceDenyCmd: "sh deny.sh",
+		DeviceVerifyURL: "http://127.0.0.1:9000/oauth/device/verify",
+		file:            "full.yaml", fromFile: 1<<len(Keys) - 1,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%#v\nwant\n%#v", c, want)

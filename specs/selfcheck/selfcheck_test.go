@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"tokenharness/internal/conform"
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
@@ -40,15 +41,22 @@ type selfRun struct {
 	// noCodes leaves the run without a code source, as a
 	// machine-to-machine target has none.
 	noCodes bool
+	// device points the run at the mock's device authorization and
+	// test verification endpoints (RFC 8628). Such a run tries only the
+	// mutants of the device grant's rules: the profile's main run tries
+	// the others, and the device rules wait out a device code's lifetime.
+	device bool
 }
 
 var selfRuns = func() []selfRun {
 	var out []selfRun
 	for _, info := range rules.ProfileInfos {
-		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name), false})
+		out = append(out, selfRun{string(info.Name), info.Name, "mock-" + string(info.Name), false, false})
 	}
-	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public", false},
-		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true})
+	return append(out, selfRun{"oauth21-public", rules.OAuth21, "mock-oauth21-public", false, false},
+		selfRun{"rfc6749-m2m", rules.RFC6749, "mock-rfc6749-m2m", true, false},
+		selfRun{"rfc6749-device", rules.RFC6749, "mock-rfc6749-device", true, true},
+		selfRun{"oauth21-device", rules.OAuth21, "mock-oauth21-device", true, true})
 }()
 
 var (
@@ -84,6 +92,10 @@ func mock(t *testing.T, name string) target.Config {
 			env["TARGET"] = m.Base + mockserver.PathToken
 			if !run.noCodes {
 				env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
+			}
+			if run.device {
+				env["DEVICE_AUTHORIZATION_URL"] = m.Base + mockserver.PathDeviceAuthorization
+				env["DEVICE_VERIFY_URL"] = m.Base + mockserver.PathDeviceVerify
 			}
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
 			cfg, err := plan.Resolve(func(k string) string { return env[k] })
@@ -259,6 +271,9 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 	for _, run := range selfRuns {
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
+				continue
+			}
+			if run.device && !slices.Contains(rule.Grants(), oauth.GrantDeviceCode) {
 				continue
 			}
 			key := string(run.profile) + "/" + string(rule.ID)
