@@ -180,8 +180,10 @@ func (s *DeviceSession) Poll(ctx context.Context, e Env, what string) (*oauth.Ex
 		oauth.ParamGrantType:  {oauth.GrantDeviceCode},
 		oauth.ParamDeviceCode: {s.DeviceCode},
 	}})
+	if s.polls > 1 {
+		s.waits = append(s.waits, s.Interval.String())
+	}
 	s.last = time.Now()
-	s.waits = append(s.waits, s.Interval.String())
 	if errorCode(x) == oauth.ErrSlowDown.Code {
 		// RFC 8628 §3.5 slow_down: "the interval MUST be increased by 5
 		// seconds for this and all subsequent requests".
@@ -218,9 +220,12 @@ func (s *DeviceSession) PollUntilDecided(ctx context.Context, e Env, what string
 // Note sums the session's polling up for the verdict: how many polls, and
 // the interval each waited, showing any slow_down growth.
 func (s *DeviceSession) Note() string {
-	n := fmt.Sprintf("%d poll(s); interval %s", s.polls, strings.Join(s.waits, ", "))
+	n := fmt.Sprintf("%d poll(s)", s.polls)
+	if len(s.waits) > 0 {
+		n += "; waited before each later poll: " + strings.Join(s.waits, ", ")
+	}
 	if !s.Announced {
-		n += fmt.Sprintf(" (none announced: the default %d s)", oauth.DefaultDeviceInterval)
+		n += fmt.Sprintf("; no interval announced, so the default %d s", oauth.DefaultDeviceInterval)
 	}
 	if s.SlowDowns > 0 {
 		n += fmt.Sprintf("; %d slow_down answer(s), each adding %d s to the interval (RFC 8628 §3.5), which the harness honoured", s.SlowDowns, oauth.SlowDownIncrease)
