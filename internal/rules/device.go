@@ -100,6 +100,14 @@ type DeviceSession struct {
 	polls     int
 	last      time.Time
 	waits     []string
+	// wait sleeps: time itself, or the Env's Sleep when it has one
+	// (tests' fake clocks).
+	wait func(ctx context.Context, d time.Duration) error
+}
+
+// sleeper is an Env that waits its own way (a test's fake clock).
+type sleeper interface {
+	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // StartDevice sends a device authorization request and reads the session
@@ -122,7 +130,10 @@ func StartDevice(ctx context.Context, e Env) (*DeviceSession, *oauth.Exchange, e
 	if err != nil {
 		return nil, x, fmt.Errorf("the device authorization response: %w", err)
 	}
-	s := &DeviceSession{Received: time.Now(), Interval: oauth.DefaultDeviceInterval * time.Second}
+	s := &DeviceSession{Received: time.Now(), Interval: oauth.DefaultDeviceInterval * time.Second, wait: sleep}
+	if sl, ok := e.(sleeper); ok {
+		s.wait = sl.Sleep
+	}
 	s.DeviceCode, _ = obj[oauth.ParamDeviceCode].(string)
 	s.UserCode, _ = obj[oauth.ParamUserCode].(string)
 	if s.DeviceCode == "" || s.UserCode == "" {
@@ -164,7 +175,7 @@ func (s *DeviceSession) Poll(ctx context.Context, e Env, what string) (*oauth.Ex
 	if s.polls > 0 {
 		wait = time.Until(s.last.Add(s.Interval))
 	}
-	if err := sleep(ctx, wait); err != nil {
+	if err := s.wait(ctx, wait); err != nil {
 		return nil, err
 	}
 	s.polls++
@@ -377,7 +388,7 @@ var (
 			if !stillPending(first) {
 				return Inconclusive(first, "the poll before the user acted got %s, not authorization_pending, so the code's expiry cannot be told apart", answerOf(first))
 			}
-			if err := sleep(ctx, time.Until(s.Received.Add(s.ExpiresIn+deviceExpiryMargin))); err != nil {
+			if err := s.wait(ctx, time.Until(s.Received.Add(s.ExpiresIn+deviceExpiryMargin))); err != nil {
 				return Inconclusive(nil, "waiting for the device code to expire: %v", err)
 			}
 			x, err := s.Poll(ctx, e, fmt.Sprintf("after the code's expires_in of %s", s.ExpiresIn))

@@ -122,7 +122,11 @@ func (n Need) Why() string {
 // UndeclaredGrant is the skip reason of a rule for grant type g, which the
 // target does not declare.
 func UndeclaredGrant(g string) string {
-	return "the target does not declare the " + g + " grant: set GRANTS to the grants it serves, including " + g + " (e.g. GRANTS=" + strings.Join(oauth.DefaultGrants, ",") + "," + oauth.GrantClientCredentials + ")"
+	example := oauth.GrantClientCredentials
+	if !slices.Contains(oauth.DefaultGrants, g) {
+		example = g
+	}
+	return "the target does not declare the " + g + " grant: set GRANTS to the grants it serves, including " + g + " (e.g. GRANTS=" + strings.Join(oauth.DefaultGrants, ",") + "," + example + ")"
 }
 
 // Check is one expectation on an exchange. Desc is shown in reports; Fn

@@ -198,6 +198,10 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the refresh_token grant: set GRANTS") {
 				t.Errorf("%s needs refresh tokens: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
+		case byNeed(rule, rules.NeedGrantDevice):
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the "+oauth.GrantDeviceCode+" grant: set GRANTS") {
+				t.Errorf("%s needs the device grant: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
+			}
 		case byNeed(rule, rules.NeedGrantClientCredentials):
 			if v.Status != reports.StatusPassed {
 				t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
