@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -284,8 +285,8 @@ func unjudgeable(x *oauth.Exchange) string {
 	return ""
 }
 
-// deviceStart starts a session and makes the first poll, before the user
-// acts; it returns an outcome when the rule cannot go on.
+// deviceStart starts a session; it returns an outcome when the rule
+// cannot go on.
 func deviceStart(ctx context.Context, e Env) (*DeviceSession, *oauth.Exchange, *Outcome) {
 	s, x, err := StartDevice(ctx, e)
 	if err != nil {
@@ -296,6 +297,11 @@ func deviceStart(ctx context.Context, e Env) (*DeviceSession, *oauth.Exchange, *
 }
 
 var deviceProfiles = Only(RFC6749, OAuth21)
+
+// requestErrors are the §5.2 codes that refuse a poll for its client or
+// its shape rather than for its device code.
+var requestErrors = []string{oauth.ErrInvalidRequest.Code, oauth.ErrInvalidClient.Code, oauth.ErrUnauthorizedClient.Code,
+	oauth.ErrUnsupportedGrantType.Code, oauth.ErrInvalidScope.Code}
 
 var (
 	DevicePending = Rule{
@@ -324,6 +330,11 @@ var (
 			out.Note = s.Note()
 			if why := unjudgeable(x); why != "" {
 				return Inconclusive(x, "the poll before the user acted got %s", why)
+			}
+			if slices.Contains(requestErrors, errorCode(x)) {
+				// Refused for the client or the request's shape, not on
+				// the device code's state: no evidence either way.
+				return Inconclusive(x, "the poll before the user acted was refused with %s, which judges the client or the request, not the device code's state: check the client may use the device grant (GRANTS, CLIENT_ID, CLIENT_AUTH)", errorCode(x))
 			}
 			if errorCode(x) == oauth.ErrSlowDown.Code {
 				out.Note += "; every poll was answered slow_down, the variant of authorization_pending"

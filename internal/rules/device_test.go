@@ -110,6 +110,7 @@ func TestDeviceOutcomes(t *testing.T) {
 		{"pending as slow_down throughout", DevicePending, deviceAuthBody, []string{"400 slow_down"}, "pass"},
 		{"tokens before the user acts", DevicePending, deviceAuthBody, []string{"200"}, "violated"},
 		{"invalid_grant before the user acts", DevicePending, deviceAuthBody, []string{"400 invalid_grant"}, "violated"},
+		{"unauthorized_client before the user acts", DevicePending, deviceAuthBody, []string{"400 unauthorized_client"}, "inconclusive"},
 		{"5xx before the user acts", DevicePending, deviceAuthBody, []string{"500 server_error"}, "inconclusive"},
 		{"5xx after approval", DeviceApproved, deviceAuthBody, []string{"400 authorization_pending", "503 temporarily_unavailable"}, "inconclusive"},
 		{"5xx after expiry", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "500 server_error"}, "inconclusive"},
