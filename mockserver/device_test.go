@@ -78,7 +78,7 @@ var deviceCases = map[rules.ID]quirkCase{
 	rules.VarDeviceNoInterval.ID: {rules.RFC6749, nil, func(h *harness) string {
 		d := h.deviceAuthorize()
 		return d.summary() + " interval=" + d.body[strings.Index(d.body, `"expires_in"`):]
-	}, `200 OK interval="expires_in":3,"interval":1}`},
+	}, `200 OK interval="expires_in":5,"interval":1}`},
 }
 
 func init() {
@@ -105,8 +105,8 @@ func TestDeviceSlowDownVariation(t *testing.T) {
 	if s := strings.Join(got, ", "); s != want {
 		t.Errorf("got %s, want %s", s, want)
 	}
-	if exp := d.obj["expires_in"]; exp == nil || exp.(interface{ String() string }).String() != "11" {
-		t.Errorf("expires_in %v under the variation, want 11 (3 s + 8 s)", exp)
+	if exp := d.obj["expires_in"]; exp == nil || exp.(interface{ String() string }).String() != "13" {
+		t.Errorf("expires_in %v under the variation, want 13 (5 s + 8 s)", exp)
 	}
 }
 

@@ -229,6 +229,13 @@ func (s *DeviceSession) PollUntilDecided(ctx context.Context, e Env, what string
 	return x, true, nil
 }
 
+// expiredBy reports whether x answered expired_token when the device code
+// had, or nearly had, reached its expires_in: a fair answer then, whatever
+// the rule was after.
+func (s *DeviceSession) expiredBy(x *oauth.Exchange) bool {
+	return errorCode(x) == oauth.ErrExpiredToken.Code && !s.last.Before(s.Received.Add(s.ExpiresIn-deviceExpiryMargin))
+}
+
 // Note sums the session's polling up for the verdict: how many polls, and
 // the interval each waited, showing any slow_down growth.
 func (s *DeviceSession) Note() string {
@@ -330,6 +337,9 @@ var (
 			out.Note = s.Note()
 			if why := unjudgeable(x); why != "" {
 				return Inconclusive(x, "the poll before the user acted got %s", why)
+			}
+			if s.expiredBy(x) {
+				return Inconclusive(x, "the device code's expires_in of %s had (nearly) passed by the poll", s.ExpiresIn)
 			}
 			if slices.Contains(requestErrors, errorCode(x)) {
 				// Refused for the client or the request's shape, not on
@@ -501,6 +511,10 @@ func deviceDecided(ctx context.Context, e Env, approve bool) (*oauth.Exchange, *
 	}
 	if pending {
 		o := Inconclusive(x, "the device code was still pending after the user %s (%s): the decision did not reach the token endpoint within the polling budget", verb, s.Note())
+		return nil, nil, &o
+	}
+	if s.expiredBy(x) {
+		o := Inconclusive(x, "the device code's expires_in of %s had (nearly) passed when it was polled after the user %s, so expired_token is a fair answer: the decision came too late to judge", s.ExpiresIn, verb)
 		return nil, nil, &o
 	}
 	return x, s, nil

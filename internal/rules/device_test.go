@@ -121,6 +121,8 @@ func TestDeviceOutcomes(t *testing.T) {
 		{"not pending at first", DeviceApproved, deviceAuthBody, []string{"400 invalid_grant"}, "inconclusive"},
 		{"denied", DeviceDenied, deviceAuthBody, []string{"400 authorization_pending", "400 access_denied"}, "pass"},
 		{"denied yet tokens", DeviceDenied, deviceAuthBody, []string{"400 authorization_pending", "200"}, "violated"},
+		{"denied but polled early as expired", DeviceDenied, deviceAuthBody, []string{"400 authorization_pending", "400 expired_token"}, "violated"},
+		{"denied but polled at expiry", DeviceDenied, strings.Replace(deviceAuthBody, `"expires_in":3`, `"expires_in":1`, 1), []string{"400 authorization_pending", "400 expired_token"}, "inconclusive"},
 		{"expired", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 expired_token"}, "pass"},
 		{"expired yet pending", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending"}, "violated"},
 		{"expired as invalid_grant", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 invalid_grant"}, "violated"},

@@ -119,13 +119,16 @@ func mock(t *testing.T, name string) target.Config {
 // default budget.
 const sideRaceAttempts = 3
 
-// runAll checks every rule of the profile with the given quirks on.
+// runAll checks every rule of the profile with the given quirks on. It
+// may be called from goroutines of a test: a runner it cannot build is an
+// error and an empty result.
 func runAll(t *testing.T, cfg target.Config, quirks ...string) map[rules.ID]conform.Verdict {
 	t.Helper()
 	cfg.Quirks = quirks
 	r, err := conform.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	defer r.Close()
 	out := map[rules.ID]conform.Verdict{}
@@ -272,7 +275,51 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 			fmt.Printf("  %s also breaks %s\n", k, strings.Join(collateral[k], ", "))
 		}
 	})
+	// try runs one mutant: rule's switch on in run, whose configuration is
+	// cfg. Safe in goroutines of one test.
+	try := func(t *testing.T, run selfRun, cfg target.Config, rule rules.Rule) {
+		key := string(run.profile) + "/" + string(rule.ID)
+		cfg.Quirks = []string{string(rule.ID)}
+		r, err := conform.New(cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer r.Close()
+		v := r.Run(context.Background(), rule)
+		if v.Status == reports.StatusSkipped {
+			return // this run cannot judge the rule (an unmet need); another may
+		}
+		// Isolation is measured, not required: some faults (an error
+		// answered with 200) necessarily break every rule that reads
+		// errors; the report names them so the figure is honest.
+		var others []string
+		side := cfg
+		side.RaceAttempts = sideRaceAttempts
+		for id, ov := range runAll(t, side, string(rule.ID)) {
+			if id != rule.ID && ov.Violated && ov.Policy.Mode == rules.ModeEnforce {
+				others = append(others, string(id))
+			}
+		}
+		sort.Strings(others)
+		mu.Lock()
+		defer mu.Unlock()
+		m := mutants[key]
+		m.tried = true
+		measured++
+		if len(others) == 0 {
+			isolated++
+		} else {
+			collateral[run.name+"/"+string(rule.ID)] = others
+		}
+		if v.Violated {
+			m.killed = true
+			return
+		}
+		t.Errorf("quirk %s did not make the suite report the rule violated in run %s (status %s):\n%s", rule.ID, run.name, v.Status, v)
+	}
 	for _, run := range selfRuns {
+		var tried []rules.Rule
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
 				continue
@@ -280,47 +327,31 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 			if run.device && !slices.Contains(rule.Grants(), oauth.GrantDeviceCode) {
 				continue
 			}
-			key := string(run.profile) + "/" + string(rule.ID)
-			t.Run(run.name+"/"+string(rule.ID), func(t *testing.T) {
+			tried = append(tried, rule)
+		}
+		if run.device {
+			// The device rules mostly wait (a device code's lifetime, the
+			// polling interval): one subtest tries them all at once rather
+			// than each holding a parallel test slot in turn.
+			t.Run(run.name, func(t *testing.T) {
 				t.Parallel()
 				cfg := mock(t, run.name)
-				cfg.Quirks = []string{string(rule.ID)}
-				r, err := conform.New(cfg)
-				if err != nil {
-					t.Fatal(err)
+				var wg sync.WaitGroup
+				for _, rule := range tried {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						try(t, run, cfg, rule)
+					}()
 				}
-				defer r.Close()
-				v := r.Run(context.Background(), rule)
-				if v.Status == reports.StatusSkipped {
-					return // this run cannot judge the rule (an unmet need); another may
-				}
-				// Isolation is measured, not required: some faults (an error
-				// answered with 200) necessarily break every rule that reads
-				// errors; the report names them so the figure is honest.
-				var others []string
-				side := cfg
-				side.RaceAttempts = sideRaceAttempts
-				for id, ov := range runAll(t, side, string(rule.ID)) {
-					if id != rule.ID && ov.Violated && ov.Policy.Mode == rules.ModeEnforce {
-						others = append(others, string(id))
-					}
-				}
-				sort.Strings(others)
-				mu.Lock()
-				defer mu.Unlock()
-				m := mutants[key]
-				m.tried = true
-				measured++
-				if len(others) == 0 {
-					isolated++
-				} else {
-					collateral[run.name+"/"+string(rule.ID)] = others
-				}
-				if v.Violated {
-					m.killed = true
-					return
-				}
-				t.Errorf("quirk %s did not make the suite report the rule violated in run %s (status %s):\n%s", rule.ID, run.name, v.Status, v)
+				wg.Wait()
+			})
+			continue
+		}
+		for _, rule := range tried {
+			t.Run(run.name+"/"+string(rule.ID), func(t *testing.T) {
+				t.Parallel()
+				try(t, run, mock(t, run.name), rule)
 			})
 		}
 	}
@@ -328,17 +359,37 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 
 func TestLegalVariationsStayGreen(t *testing.T) {
 	t.Parallel()
+	check := func(t *testing.T, cfg target.Config, variation rules.Variation) {
+		cfg.RaceAttempts = sideRaceAttempts
+		for id, v := range runAll(t, cfg, string(variation.ID)) {
+			if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
+				t.Errorf("legal variation %s (%s) leaves %s %s:\n%s", variation.ID, variation.Why, id, v.Status, v)
+			}
+		}
+	}
 	for _, run := range selfRuns {
+		if run.device {
+			// As for the mutants: the device runs wait, so one subtest
+			// checks every variation at once.
+			t.Run(run.name, func(t *testing.T) {
+				t.Parallel()
+				cfg := mock(t, run.name)
+				var wg sync.WaitGroup
+				for _, variation := range rules.VariationsFor(run.profile) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						check(t, cfg, variation)
+					}()
+				}
+				wg.Wait()
+			})
+			continue
+		}
 		for _, variation := range rules.VariationsFor(run.profile) {
 			t.Run(run.name+"/"+string(variation.ID), func(t *testing.T) {
 				t.Parallel()
-				cfg := mock(t, run.name)
-				cfg.RaceAttempts = sideRaceAttempts
-				for id, v := range runAll(t, cfg, string(variation.ID)) {
-					if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
-						t.Errorf("legal variation %s (%s) leaves %s %s:\n%s", variation.ID, variation.Why, id, v.Status, v)
-					}
-				}
+				check(t, mock(t, run.name), variation)
 			})
 		}
 	}
