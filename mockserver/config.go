@@ -47,6 +47,11 @@ type Config struct {
 	// Windows under a millisecond are busy-waited, so they are as short as
 	// they say; 0 is a bare unlock-and-relock. Nil means DefaultRaceWindow.
 	RaceWindow *time.Duration `yaml:"race_window"`
+	// DeviceCodeTTL is how long a device_code and user_code live (RFC 8628
+	// §3.2 expires_in); DeviceInterval the polling interval announced.
+	// Zero takes DefaultDeviceCodeTTL and DefaultDeviceInterval.
+	DeviceCodeTTL  time.Duration `yaml:"device_code_ttl"`
+	DeviceInterval time.Duration `yaml:"device_interval"`
 }
 
 // Client is one registered client.
@@ -141,6 +146,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
+	if cfg.DeviceCodeTTL == 0 {
+		cfg.DeviceCodeTTL = DefaultDeviceCodeTTL
+	}
+	if cfg.DeviceInterval == 0 {
+		cfg.DeviceInterval = DefaultDeviceInterval
+	}
 	if cfg.RaceWindow == nil {
 		cfg.RaceWindow = new(DefaultRaceWindow)
 	}
@@ -169,7 +180,8 @@ func (cfg Config) Validate() error {
 	if _, err := rules.Info(cfg.Profile); err != nil {
 		return err
 	}
-	for name, d := range map[string]time.Duration{"code_ttl": cfg.CodeTTL, "access_ttl": cfg.AccessTTL, "refresh_ttl": cfg.RefreshTTL, "rotation_grace": cfg.RotationGrace} {
+	for name, d := range map[string]time.Duration{"code_ttl": cfg.CodeTTL, "access_ttl": cfg.AccessTTL, "refresh_ttl": cfg.RefreshTTL, "rotation_grace": cfg.RotationGrace,
+		"device_code_ttl": cfg.DeviceCodeTTL, "device_interval": cfg.DeviceInterval} {
 		if d < 0 {
 			return fmt.Errorf("%s %s is negative: use a duration such as 60s, or 0 for the default", name, d)
 		}
@@ -223,8 +235,8 @@ func (c Client) validate() error {
 		return fmt.Errorf("scope %q: scope tokens are printable ASCII without space, \" or \\ (RFC 6749 §3.3)", c.Scope)
 	}
 	for _, g := range c.GrantTypes {
-		if g != oauth.GrantAuthorizationCode && g != oauth.GrantRefreshToken && g != oauth.GrantClientCredentials {
-			return fmt.Errorf("grant type %q is not one of authorization_code|refresh_token|client_credentials", g)
+		if g != oauth.GrantAuthorizationCode && g != oauth.GrantRefreshToken && g != oauth.GrantClientCredentials && g != oauth.GrantDeviceCode {
+			return fmt.Errorf("grant type %q is not one of authorization_code|refresh_token|client_credentials|%s", g, oauth.GrantDeviceCode)
 		}
 		if g == oauth.GrantClientCredentials && !c.confidential() {
 			// RFC 6749 §4.4: "The client credentials grant type MUST only be

@@ -89,7 +89,8 @@ type Server struct {
 	red        *redact.Redactor
 	store      *store
 	dpop       *dpopState
-	jtis       jtiSet // used client assertion jtis (client_jwt.go)
+	jtis       jtiSet      // used client assertion jtis (client_jwt.go)
+	device     deviceStore // device authorization sessions (device.go)
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -191,7 +192,10 @@ func (s *Server) Close() {
 func (s *Server) Stats() Stats { return s.store.stats() }
 
 // Sweep forgets everything expired now, as the janitor does on each tick.
-func (s *Server) Sweep() { s.store.sweep(s.now()) }
+func (s *Server) Sweep() {
+	s.store.sweep(s.now())
+	s.device.sweep(s.now())
+}
 
 func (s *Server) janitor(every time.Duration) {
 	defer s.done.Done()
@@ -226,6 +230,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 	case PathAuthorize:
 		s.serveAuthorize(w, r)
+	case PathDeviceAuthorization:
+		s.serveDeviceAuthorization(w, r)
+	case PathDeviceVerify:
+		s.serveDeviceVerify(w, r)
 	case PathHealth:
 		w.Header().Set(oauth.HeaderContentType, "application/json")
 		w.Header().Set(oauth.HeaderCacheControl, "no-store")

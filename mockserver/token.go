@@ -96,7 +96,7 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 		// used", judging the resource owner's credentials.
 		return fail(oauth.ErrInvalidGrant, "resource owner credentials are wrong")
 	}
-	if grant != oauth.GrantAuthorizationCode && grant != oauth.GrantRefreshToken && grant != oauth.GrantClientCredentials {
+	if grant != oauth.GrantAuthorizationCode && grant != oauth.GrantRefreshToken && grant != oauth.GrantClientCredentials && grant != oauth.GrantDeviceCode {
 		// RFC 6749 §5.2 unsupported_grant_type: "The authorization grant
 		// type is not supported by the authorization server." The password
 		// grant is one of them (RFC 9700 §2.4).
@@ -115,6 +115,8 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 		return s.redeemCode(c, form, q)
 	case oauth.GrantClientCredentials:
 		return s.clientCredentials(c, form, q)
+	case oauth.GrantDeviceCode:
+		return s.deviceToken(c, form, q)
 	}
 	return s.refreshToken(c, form, q)
 }

@@ -292,7 +292,7 @@ func (r *Runner) has(n rules.Need) bool {
 		}
 		return false
 	}
-	return false
+	return r.hasDevice(n)
 }
 
 // quirkHeader carries the run's requested mock quirks, if any.

@@ -34,12 +34,13 @@ func TestCapabilities(t *testing.T) {
 		oauth.GrantAuthorizationCode: "every rule for it was skipped: needs fresh authorization codes",
 		oauth.GrantRefreshToken:      "not declared",
 		oauth.GrantPassword:          "not declared",
+		oauth.GrantDeviceCode:        "not declared",
 	} {
 		if !strings.Contains(why[g], want) {
 			t.Errorf("%s: reason %q, want one containing %q", g, why[g], want)
 		}
 	}
-	if len(c.NotExercised) != 3 {
+	if len(c.NotExercised) != 4 {
 		t.Errorf("not exercised: %+v", c.NotExercised)
 	}
 	if e := Capabilities(cfg, rules.RFC6749, nil); len(e.Exercised) != 0 || len(e.NotExercised) != 0 || len(e.Grants) != 2 {

@@ -118,6 +118,7 @@ func NewRunner(cfg target.Config, t *Target) (*conform.Runner, error) {
 	if t.AuthorizeURL != "" && cfg.AuthorizeURL == "" && cfg.CodeCmd == "" {
 		cfg.AuthorizeURL = t.AuthorizeURL
 	}
+	mockDevice(&cfg, t)
 	return conform.New(cfg, conform.WithRedactor(redact.Default))
 }
 

@@ -50,7 +50,7 @@ const (
 
 // Grants lists the grant types a target can declare (GRANTS), in
 // documentation order.
-var Grants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword}
+var Grants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword, GrantDeviceCode}
 
 // DefaultGrants are the grants a target serves when it declares none.
 var DefaultGrants = []string{GrantAuthorizationCode, GrantRefreshToken}

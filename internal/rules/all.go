@@ -9,7 +9,7 @@ import (
 // each call so callers may sort or filter it freely.
 func All() []Rule {
 	var out []Rule
-	for _, area := range [][]Rule{successResponse, errorResponse, clientAuth, codeGrant, pkce, pkceBinding, refresh, scopeRules, badInput, race, clientCredentials, dpopRules, clientJWT, oauth21Rules, commoninjaRules, dressipiRules} {
+	for _, area := range [][]Rule{successResponse, errorResponse, clientAuth, codeGrant, pkce, pkceBinding, refresh, scopeRules, badInput, race, clientCredentials, device, dpopRules, clientJWT, oauth21Rules, commoninjaRules, dressipiRules} {
 		out = append(out, area...)
 	}
 	return out

@@ -416,3 +416,16 @@ func answerOf(x *oauth.Exchange) string {
 	}
 	return fmt.Sprintf("status %d", r.Status)
 }
+
+// errorCode is the OAuth error code x was answered with; "" when it has
+// no response or none.
+func errorCode(x *oauth.Exchange) string {
+	if x == nil {
+		return ""
+	}
+	r, err := x.Got()
+	if err != nil {
+		return ""
+	}
+	return r.ErrorCode()
+}

@@ -125,14 +125,6 @@ func proofClaims(x *oauth.Exchange) map[string]any {
 	return c
 }
 
-func errorCode(x *oauth.Exchange) string {
-	r, err := x.Got()
-	if err != nil {
-		return ""
-	}
-	return r.ErrorCode()
-}
-
 // dpopRefused sends a fresh DPoP request whose proof is broken as d says
 // and judges the answer with invalid_dpop_proof in mind (§5): a refusal
 // with another error, or a server error, is a violation only when the same

@@ -91,6 +91,8 @@ func (n Need) Grant() string {
 		return oauth.GrantRefreshToken
 	case NeedGrantClientCredentials:
 		return oauth.GrantClientCredentials
+	case NeedGrantDevice:
+		return oauth.GrantDeviceCode
 	}
 	return ""
 }
@@ -124,13 +126,20 @@ func (n Need) Why() string {
 	if g := n.Grant(); g != "" {
 		return UndeclaredGrant(g)
 	}
+	if w := deviceWhy(n); w != "" {
+		return w
+	}
 	return "needs " + string(n)
 }
 
 // UndeclaredGrant is the skip reason of a rule for grant type g, which the
 // target does not declare.
 func UndeclaredGrant(g string) string {
-	return "the target does not declare the " + g + " grant: set GRANTS to the grants it serves, including " + g + " (e.g. GRANTS=" + strings.Join(oauth.DefaultGrants, ",") + "," + oauth.GrantClientCredentials + ")"
+	example := oauth.GrantClientCredentials
+	if !slices.Contains(oauth.DefaultGrants, g) {
+		example = g
+	}
+	return "the target does not declare the " + g + " grant: set GRANTS to the grants it serves, including " + g + " (e.g. GRANTS=" + strings.Join(oauth.DefaultGrants, ",") + "," + example + ")"
 }
 
 // Check is one expectation on an exchange. Desc is shown in reports; Fn

@@ -130,10 +130,26 @@ var (
 	}
 )
 
+// The device grant's variations (RFC 8628), behavioural: the mock's device
+// codes live 8 s longer under both, so the longer polling interval fits.
+var (
+	VarDeviceSlowDown = Variation{
+		ID: "VAR-DEVICE-SLOW-DOWN", Summary: "device polls are answered slow_down at first and whenever they come sooner than the interval",
+		Why:      `RFC 8628 §3.5: slow_down A variant of "authorization_pending", the authorization request is still pending and polling should continue, but the interval MUST be increased by 5 seconds for this and all subsequent requests.`,
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
+	VarDeviceNoInterval = Variation{
+		ID: "VAR-DEVICE-NO-INTERVAL", Summary: "the device authorization response carries no interval",
+		Why:      "RFC 8628 §3.2: interval OPTIONAL. ... If no value is provided, clients MUST use 5 as the default.",
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
+)
+
 // Variations lists every legal variation.
 func Variations() []Variation {
 	return []Variation{VarTokenTypeLowercase, VarExtraFields, VarNoCharset, VarCharsetUppercase, VarCacheControlExtra,
 		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken,
 		VarDPoPTokenTypeCase, VarDPoPNonce, VarDPoPBearer,
-		VarAssertionExtraClaims, VarAssertionAudIssuer, VarAssertionOtherAlg, VarAssertionClientID}
+		VarAssertionExtraClaims, VarAssertionAudIssuer, VarAssertionOtherAlg, VarAssertionClientID,
+		VarDeviceSlowDown, VarDeviceNoInterval}
 }

@@ -101,11 +101,22 @@ type Config struct {
 	JWTAlg      string `yaml:"jwt_alg"`
 	JWTKID      string `yaml:"jwt_kid"`
 	JWTAudience string `yaml:"jwt_audience"`
+	// DeviceAuthorizationURL is the device authorization endpoint (RFC 8628
+	// §3.1), for the device_code grant's rules. DeviceApproveCmd and
+	// DeviceDenyCmd are shell commands that make the user approve or deny
+	// the user_code in OAUTH_USER_CODE (as CODE_CMD stands in for the
+	// user at the authorization endpoint); DeviceVerifyURL a test
+	// verification endpoint doing either: a form POST of user_code and
+	// decision=approve|deny (the bundled mock's /oauth/device/verify).
+	DeviceAuthorizationURL string `yaml:"device_authorization_url"`
+	DeviceApproveCmd       string `yaml:"device_approve_cmd"`
+	DeviceDenyCmd          string `yaml:"device_deny_cmd"`
+	DeviceVerifyURL        string `yaml:"device_verify_url"`
 
 	// file is the CONFIG file the values came from; fromFile has bit i set
 	// when Keys[i] was set there and not overridden by the environment.
 	file     string
-	fromFile uint32
+	fromFile uint64
 	// problems are values ApplyEnv could not parse; Validate reports them.
 	problems []string
 }
@@ -155,6 +166,10 @@ var Keys = []Key{
 	{"jwt_alg", "JWT_ALG"},
 	{"jwt_kid", "JWT_KID"},
 	{"jwt_audience", "JWT_AUDIENCE"},
+	{"device_authorization_url", "DEVICE_AUTHORIZATION_URL"},
+	{"device_approve_cmd", "DEVICE_APPROVE_CMD"},
+	{"device_deny_cmd", "DEVICE_DENY_CMD"},
+	{"device_verify_url", "DEVICE_VERIFY_URL"},
 }
 
 func keyIndex(yamlKey string) int {

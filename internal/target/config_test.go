@@ -64,7 +64,15 @@ func TestValidate(t *testing.T) {
 		{"client_credentials only", nil, map[string]string{"GRANTS": "client_credentials"}, ""},
 		{"grants with spaces", nil, map[string]string{"GRANTS": "authorization_code, refresh_token"}, ""},
 		{"unknown grant", nil, map[string]string{"GRANTS": "client_credentials,implicit"},
-			`config: GRANTS "client_credentials,implicit" names "implicit", which is not one of authorization_code|refresh_token|client_credentials|password: list the grants the target serves, e.g. GRANTS=client_credentials`},
+			`config: GRANTS "client_credentials,implicit" names "implicit", which is not one of authorization_code|refresh_token|client_credentials|password|urn:ietf:params:oauth:grant-type:device_code: list the grants the target serves, e.g. GRANTS=client_credentials`},
+		{"device grant", nil, map[string]string{"GRANTS": "urn:ietf:params:oauth:grant-type:device_code",
+			"DEVICE_AUTHORIZATION_URL": "https://as.example/device", "DEVICE_APPROVE_CMD": "true", "DEVICE_VERIFY_URL": "http://127.0.0.1:1/v"}, ""},
+		{"device authorization url not http", nil, map[string]string{"DEVICE_AUTHORIZATION_URL": "as.example/device"},
+			`config: DEVICE_AUTHORIZATION_URL "as.example/device" is not an absolute http(s) URL: use e.g. DEVICE_AUTHORIZATION_URL=https://auth.example.com/oauth/device_authorization`},
+		{"device verify url not http", nil, map[string]string{"DEVICE_AUTHORIZATION_URL": "https://as.example/device", "DEVICE_VERIFY_URL": "ftp://x/v"},
+			`config: DEVICE_VERIFY_URL "ftp://x/v" is not an absolute http(s) URL: use e.g. DEVICE_VERIFY_URL=http://127.0.0.1:9000/oauth/device/verify`},
+		{"device command without endpoint", nil, map[string]string{"DEVICE_DENY_CMD": "true"},
+			`config: DEVICE_APPROVE_CMD, DEVICE_DENY_CMD or DEVICE_VERIFY_URL is set but DEVICE_AUTHORIZATION_URL is empty: set it to the device authorization endpoint (RFC 8628 §3.1)`},
 		{"grant twice", nil, map[string]string{"GRANTS": "client_credentials,client_credentials"},
 			`config: GRANTS "client_credentials,client_credentials" names client_credentials twice`},
 		{"restricted secret without id", nil, map[string]string{"RESTRICTED_CLIENT_SECRET": "s-123456"},
@@ -216,6 +224,10 @@ jwt_key_file: keys/client.pem
 jwt_alg: ES256
 jwt_kid: k1
 jwt_audience: https://auth.example.com
+device_authorization_url: http://127.0.0.1:9000/oauth/device_authorization
+device_approve_cmd: sh approve.sh
+device_deny_cmd: sh deny.sh
+device_verify_url: http://127.0.0.1:9000/oauth/device/verify
 `
 	c, err := Parse([]byte(full), "full.yaml")
 	if err != nil {
@@ -234,7 +246,10 @@ jwt_audience: https://auth.example.com
 		RaceAttempts: 7, RaceBudget: 4 * time.Second,
 		DPoP: true, DPoPKeyFile: "/keys/dpop.pem", DPoPAlg: "ES256",
 		JWTKeyFile: "keys/client.pem", JWTAlg: "ES256", JWTKID: "k1", JWTAudience: "https://auth.example.com",
-		file: "full.yaml", fromFile: 1<<len(Keys) - 1,
+		DeviceAuthorizationURL: "http://127.0.0.1:9000/oauth/device_authorization",
+		DeviceApproveCmd:       "sh approve.sh", DeviceDenyCmd: "sh deny.sh",
+		DeviceVerifyURL: "http://127.0.0.1:9000/oauth/device/verify",
+		file:            "full.yaml", fromFile: 1<<len(Keys) - 1,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%#v\nwant\n%#v", c, want)
@@ -484,7 +499,7 @@ func TestKeysMatchTags(t *testing.T) {
 			t.Errorf("%s yaml tags %v\ndiffer from Keys %v", typ.Name(), tags, keys)
 		}
 	}
-	if len(Keys) > 32 {
+	if len(Keys) > 64 {
 		t.Errorf("%d keys do not fit the fromFile bit set", len(Keys))
 	}
 }

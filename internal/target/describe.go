@@ -62,6 +62,14 @@ func (c Config) describe(env string) string {
 		v = c.CodeCmd
 	case "AUTHORIZE_URL":
 		v = maskURL(c.AuthorizeURL)
+	case "DEVICE_AUTHORIZATION_URL":
+		v = maskURL(c.DeviceAuthorizationURL)
+	case "DEVICE_APPROVE_CMD":
+		v = c.DeviceApproveCmd
+	case "DEVICE_DENY_CMD":
+		v = c.DeviceDenyCmd
+	case "DEVICE_VERIFY_URL":
+		v = maskURL(c.DeviceVerifyURL)
 	case "TIMEOUT":
 		v = c.Timeout.String()
 	case "CA_FILE":

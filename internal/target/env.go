@@ -81,6 +81,14 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 		c.CodeCmd = v
 	case "AUTHORIZE_URL":
 		c.AuthorizeURL = strings.TrimSpace(v)
+	case "DEVICE_AUTHORIZATION_URL":
+		c.DeviceAuthorizationURL = strings.TrimSpace(v)
+	case "DEVICE_APPROVE_CMD":
+		c.DeviceApproveCmd = v
+	case "DEVICE_DENY_CMD":
+		c.DeviceDenyCmd = v
+	case "DEVICE_VERIFY_URL":
+		c.DeviceVerifyURL = strings.TrimSpace(v)
 	case "TIMEOUT":
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {

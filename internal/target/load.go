@@ -47,7 +47,7 @@ func Parse(b []byte, name string) (Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return c, bad("line %d: the file must be a mapping of keys to values, like target: https://…", root.Line)
 	}
-	var set uint32
+	var set uint64
 	// Durations are parsed here, so a bad value gets this package's
 	// message rather than YAML's; everything else decodes into c.
 	durations := map[string]*yaml.Node{}

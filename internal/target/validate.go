@@ -51,6 +51,12 @@ func (c Config) Validate(knownProfiles []string) error {
 		return c.bad("REDIRECT_URI %q%s is not an absolute URI: use e.g. REDIRECT_URI=http://127.0.0.1:8080/callback", c.RedirectURI, c.from("redirect_uri"))
 	case c.AuthorizeURL != "" && !httpURL(c.AuthorizeURL):
 		return c.bad("AUTHORIZE_URL %q%s is not an absolute http(s) URL: use e.g. AUTHORIZE_URL=https://auth.example.com/oauth/authorize", redact.String(c.AuthorizeURL), c.from("authorize_url"))
+	case c.DeviceAuthorizationURL != "" && !httpURL(c.DeviceAuthorizationURL):
+		return c.bad("DEVICE_AUTHORIZATION_URL %q%s is not an absolute http(s) URL: use e.g. DEVICE_AUTHORIZATION_URL=https://auth.example.com/oauth/device_authorization", redact.String(c.DeviceAuthorizationURL), c.from("device_authorization_url"))
+	case c.DeviceVerifyURL != "" && !httpURL(c.DeviceVerifyURL):
+		return c.bad("DEVICE_VERIFY_URL %q%s is not an absolute http(s) URL: use e.g. DEVICE_VERIFY_URL=http://127.0.0.1:9000/oauth/device/verify", redact.String(c.DeviceVerifyURL), c.from("device_verify_url"))
+	case (c.DeviceApproveCmd != "" || c.DeviceDenyCmd != "" || c.DeviceVerifyURL != "") && c.DeviceAuthorizationURL == "":
+		return c.bad("DEVICE_APPROVE_CMD, DEVICE_DENY_CMD or DEVICE_VERIFY_URL is set but DEVICE_AUTHORIZATION_URL is empty: set it to the device authorization endpoint (RFC 8628 §3.1)")
 	case c.Timeout <= 0:
 		return c.bad("TIMEOUT %v%s is not positive: use e.g. TIMEOUT=10s", c.Timeout, c.from("timeout"))
 	case c.RaceAttempts < 1:
@@ -198,6 +204,10 @@ func (c Config) Redacted() string {
 		add("code_cmd", cmd)
 	}
 	add("authorize_url", redact.String(c.AuthorizeURL))
+	add("device_authorization_url", redact.String(c.DeviceAuthorizationURL))
+	add("device_approve_cmd", programName(c.DeviceApproveCmd))
+	add("device_deny_cmd", programName(c.DeviceDenyCmd))
+	add("device_verify_url", redact.String(c.DeviceVerifyURL))
 	add("timeout", c.Timeout.String())
 	add("ca_file", c.CAFile)
 	if c.Insecure {
@@ -214,6 +224,19 @@ func (c Config) Redacted() string {
 	add("jwt_kid", c.JWTKID)
 	add("jwt_audience", redact.String(c.JWTAudience))
 	return b.String()
+}
+
+// programName is a command's program name, "…" standing for its
+// arguments, which may hold credentials.
+func programName(cmd string) string {
+	f := strings.Fields(cmd)
+	if len(f) == 0 {
+		return ""
+	}
+	if len(f) > 1 {
+		return f[0] + " …"
+	}
+	return f[0]
 }
 
 // secretHeaderWords mark header names whose values are credentials.

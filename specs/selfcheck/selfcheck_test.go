@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"tokenharness/internal/conform"
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/plan"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
@@ -47,6 +48,11 @@ type selfRun struct {
 	// need: the profile's other rules are tried by its other runs, and
 	// trying them again would only double the self-check's time.
 	focus rules.Need
+	// device points the run at the mock's device authorization and
+	// test verification endpoints (RFC 8628). Such a run tries only the
+	// mutants of the device grant's rules: the profile's main run tries
+	// the others, and the device rules wait out a device code's lifetime.
+	device bool
 }
 
 var selfRuns = func() []selfRun {
@@ -71,7 +77,11 @@ var selfRuns = func() []selfRun {
 		// first with the RSA key (RS256, PS256 under VAR-ASSERTION-OTHER-ALG).
 		selfRun{name: "rfc6749-jwt", profile: rules.RFC6749, file: "mock-rfc6749-jwt"},
 		selfRun{name: "oauth21-jwt", profile: rules.OAuth21, file: "mock-oauth21-jwt"},
-		selfRun{name: "rfc6749-jwt-rs256", profile: rules.RFC6749, file: "mock-rfc6749-jwt", env: map[string]string{"JWT_KEY_FILE": "../../fixtures/keys/jwt-client-rs256.pem"}})
+		selfRun{name: "rfc6749-jwt-rs256", profile: rules.RFC6749, file: "mock-rfc6749-jwt", env: map[string]string{"JWT_KEY_FILE": "../../fixtures/keys/jwt-client-rs256.pem"}},
+		// The device authorization grant (RFC 8628): a confidential client
+		// under rfc6749, a public one under oauth21.
+		selfRun{name: "rfc6749-device", profile: rules.RFC6749, file: "mock-rfc6749-device", noCodes: true, device: true},
+		selfRun{name: "oauth21-device", profile: rules.OAuth21, file: "mock-oauth21-device", noCodes: true, device: true})
 }()
 
 // notMutated are runs the mutation test leaves out: they repeat another
@@ -113,6 +123,10 @@ func mock(t *testing.T, name string) target.Config {
 			if !run.noCodes {
 				env["AUTHORIZE_URL"] = m.Base + mockserver.PathAuthorize
 			}
+			if run.device {
+				env["DEVICE_AUTHORIZATION_URL"] = m.Base + mockserver.PathDeviceAuthorization
+				env["DEVICE_VERIFY_URL"] = m.Base + mockserver.PathDeviceVerify
+			}
 			env["CONFIG"] = "../../fixtures/targets/" + run.file + ".yaml"
 			for k, v := range run.env {
 				env[k] = v
@@ -138,13 +152,16 @@ func mock(t *testing.T, name string) target.Config {
 // default budget.
 const sideRaceAttempts = 3
 
-// runAll checks every rule of the profile with the given quirks on.
+// runAll checks every rule of the profile with the given quirks on. It
+// may be called from goroutines of a test: a runner it cannot build is an
+// error and an empty result.
 func runAll(t *testing.T, cfg target.Config, quirks ...string) map[rules.ID]conform.Verdict {
 	t.Helper()
 	cfg.Quirks = quirks
 	r, err := conform.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	defer r.Close()
 	out := map[rules.ID]conform.Verdict{}
@@ -225,6 +242,10 @@ func TestClientCredentialsOnlyTarget(t *testing.T) {
 			// The m2m client authenticates with client_secret_basic.
 			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "CLIENT_AUTH=private_key_jwt") {
 				t.Errorf("%s needs a JWT client: got %s %q, want skipped naming CLIENT_AUTH", rule.ID, v.Status, v.Reason)
+			}
+		case byNeed(rule, rules.NeedGrantDevice):
+			if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "does not declare the "+oauth.GrantDeviceCode+" grant: set GRANTS") {
+				t.Errorf("%s needs the device grant: got %s %q, want skipped naming GRANTS", rule.ID, v.Status, v.Reason)
 			}
 		case byNeed(rule, rules.NeedGrantClientCredentials):
 			if v.Status != reports.StatusPassed {
@@ -339,10 +360,54 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 			fmt.Printf("  %s also breaks %s\n", k, strings.Join(collateral[k], ", "))
 		}
 	})
+	// try runs one mutant: rule's switch on in run, whose configuration is
+	// cfg. Safe in goroutines of one test.
+	try := func(t *testing.T, run selfRun, cfg target.Config, rule rules.Rule) {
+		key := string(run.profile) + "/" + string(rule.ID)
+		cfg.Quirks = []string{string(rule.ID)}
+		r, err := conform.New(cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer r.Close()
+		v := r.Run(context.Background(), rule)
+		if v.Status == reports.StatusSkipped {
+			return // this run cannot judge the rule (an unmet need); another may
+		}
+		// Isolation is measured, not required: some faults (an error
+		// answered with 200) necessarily break every rule that reads
+		// errors; the report names them so the figure is honest.
+		var others []string
+		side := cfg
+		side.RaceAttempts = sideRaceAttempts
+		for id, ov := range runAll(t, side, string(rule.ID)) {
+			if id != rule.ID && ov.Violated && ov.Policy.Mode == rules.ModeEnforce {
+				others = append(others, string(id))
+			}
+		}
+		sort.Strings(others)
+		mu.Lock()
+		defer mu.Unlock()
+		m := mutants[key]
+		m.tried = true
+		measured++
+		if len(others) == 0 {
+			isolated++
+		} else {
+			collateral[run.name+"/"+string(rule.ID)] = others
+		}
+		if v.Violated {
+			m.killed = true
+			return
+		}
+		t.Errorf("quirk %s did not make the suite report the rule violated in run %s (status %s):\n%s", rule.ID, run.name, v.Status, v)
+	}
 	for _, run := range selfRuns {
 		if notMutated[run.name] {
 			continue
 		}
+		var tried []rules.Rule
 		for _, rule := range rules.For(run.profile) {
 			if rule.Profiles[run.profile].Mode != rules.ModeEnforce {
 				continue
@@ -350,47 +415,34 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 			if run.focus != "" && !slices.Contains(rule.Needs, run.focus) {
 				continue
 			}
-			key := string(run.profile) + "/" + string(rule.ID)
-			t.Run(run.name+"/"+string(rule.ID), func(t *testing.T) {
+			if run.device && !slices.Contains(rule.Grants(), oauth.GrantDeviceCode) {
+				continue
+			}
+			tried = append(tried, rule)
+		}
+		if run.device {
+			// The device rules mostly wait (a device code's lifetime, the
+			// polling interval): one subtest tries them all at once rather
+			// than each holding a parallel test slot in turn.
+			t.Run(run.name, func(t *testing.T) {
 				t.Parallel()
 				cfg := mock(t, run.name)
-				cfg.Quirks = []string{string(rule.ID)}
-				r, err := conform.New(cfg)
-				if err != nil {
-					t.Fatal(err)
+				var wg sync.WaitGroup
+				for _, rule := range tried {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						try(t, run, cfg, rule)
+					}()
 				}
-				defer r.Close()
-				v := r.Run(context.Background(), rule)
-				if v.Status == reports.StatusSkipped {
-					return // this run cannot judge the rule (an unmet need); another may
-				}
-				// Isolation is measured, not required: some faults (an error
-				// answered with 200) necessarily break every rule that reads
-				// errors; the report names them so the figure is honest.
-				var others []string
-				side := cfg
-				side.RaceAttempts = sideRaceAttempts
-				for id, ov := range runAll(t, side, string(rule.ID)) {
-					if id != rule.ID && ov.Violated && ov.Policy.Mode == rules.ModeEnforce {
-						others = append(others, string(id))
-					}
-				}
-				sort.Strings(others)
-				mu.Lock()
-				defer mu.Unlock()
-				m := mutants[key]
-				m.tried = true
-				measured++
-				if len(others) == 0 {
-					isolated++
-				} else {
-					collateral[run.name+"/"+string(rule.ID)] = others
-				}
-				if v.Violated {
-					m.killed = true
-					return
-				}
-				t.Errorf("quirk %s did not make the suite report the rule violated in run %s (status %s):\n%s", rule.ID, run.name, v.Status, v)
+				wg.Wait()
+			})
+			continue
+		}
+		for _, rule := range tried {
+			t.Run(run.name+"/"+string(rule.ID), func(t *testing.T) {
+				t.Parallel()
+				try(t, run, mock(t, run.name), rule)
 			})
 		}
 	}
@@ -398,17 +450,37 @@ func TestEveryRuleIsKilledByItsQuirk(t *testing.T) {
 
 func TestLegalVariationsStayGreen(t *testing.T) {
 	t.Parallel()
+	check := func(t *testing.T, cfg target.Config, variation rules.Variation) {
+		cfg.RaceAttempts = sideRaceAttempts
+		for id, v := range runAll(t, cfg, string(variation.ID)) {
+			if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
+				t.Errorf("legal variation %s (%s) leaves %s %s:\n%s", variation.ID, variation.Why, id, v.Status, v)
+			}
+		}
+	}
 	for _, run := range selfRuns {
+		if run.device {
+			// As for the mutants: the device runs wait, so one subtest
+			// checks every variation at once.
+			t.Run(run.name, func(t *testing.T) {
+				t.Parallel()
+				cfg := mock(t, run.name)
+				var wg sync.WaitGroup
+				for _, variation := range rules.VariationsFor(run.profile) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						check(t, cfg, variation)
+					}()
+				}
+				wg.Wait()
+			})
+			continue
+		}
 		for _, variation := range rules.VariationsFor(run.profile) {
 			t.Run(run.name+"/"+string(variation.ID), func(t *testing.T) {
 				t.Parallel()
-				cfg := mock(t, run.name)
-				cfg.RaceAttempts = sideRaceAttempts
-				for id, v := range runAll(t, cfg, string(variation.ID)) {
-					if v.Status == reports.StatusFailed || v.Status == reports.StatusInconclusive {
-						t.Errorf("legal variation %s (%s) leaves %s %s:\n%s", variation.ID, variation.Why, id, v.Status, v)
-					}
-				}
+				check(t, mock(t, run.name), variation)
 			})
 		}
 	}
