@@ -28,8 +28,8 @@ var M2M = Profile{
 	Doc: "machine-to-machine storm: CLIENTS clients, taken in turn, each request a client_credentials grant " +
 		"(with SCOPE when set) at the open-model constant rate RATE. Against the bundled mock CLIENTS (default 50) " +
 		"client_credentials clients are registered in it; against a TARGET the clients are CLIENT_ID or the " +
-		"M2M_CLIENTS_FILE list. M2M_JWT_KEY_FILE authenticates each request with a fresh private_key_jwt " +
-		"assertion (RFC 7523) and M2M_DPOP=1 adds a fresh DPoP proof (RFC 9449), both signed ahead of the " +
+		"M2M_CLIENTS_FILE list. CLIENT_AUTH=private_key_jwt (JWT_KEY_FILE) authenticates each request with a fresh " +
+		"client assertion (RFC 7523) and DPOP=true adds a fresh DPoP proof (RFC 9449), both signed ahead of the " +
 		"schedule so the signing stays off the generator's critical path. Catches latency collapse, " +
 		"access tokens issued twice, and DPoP binding that fails under a storm of token requests.",
 	Workload: ClientCredentials,
@@ -286,7 +286,7 @@ var DPoPUnbound = Metric{Name: "dpop_unbound_tokens", Correctness: true, Profile
 		c := l.Correctness
 		switch {
 		case c.DPoPBound+c.DPoPNotBound == 0 && l.Outcomes.Succeeded > 0:
-			return notApplicable("the run sent no DPoP proofs (set M2M_DPOP=1): no token could be bound")
+			return notApplicable("the run sent no DPoP proofs (set DPOP=true): no token could be bound")
 		case c.DPoPBound+c.DPoPNotBound == 0:
 			return inconclusive("no access token was issued")
 		case c.DPoPBound == 0:

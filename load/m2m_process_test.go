@@ -110,10 +110,14 @@ func TestCommand_M2M(t *testing.T) {
 		if dp, _ := l.Params.Extra["dpop"].(string); dp != wantDPoP {
 			t.Errorf("dpop %q, want %q", dp, wantDPoP)
 		}
-		// The mock ignores DPoP on this branch: its Bearer tokens make the
-		// binding check not applicable, not failed.
-		if th := threshold(t, l, DPoPUnbound.Name); th.Status != reports.StatusNotApplicable {
-			t.Errorf("%s = %+v, want not_applicable", th.Name, th)
+		// The mock binds every proofed token (token_type DPoP); without
+		// proofs there is nothing to bind.
+		want := reports.StatusNotApplicable
+		if wantDPoP != "" {
+			want = reports.StatusPassed
+		}
+		if th := threshold(t, l, DPoPUnbound.Name); th.Status != want {
+			t.Errorf("%s = %+v, want %s", th.Name, th, want)
 		}
 	}
 	t.Run("bundled mock", func(t *testing.T) {
@@ -121,8 +125,12 @@ func TestCommand_M2M(t *testing.T) {
 		check(t, out, report, code, 5, "")
 	})
 	t.Run("bundled mock with DPoP proofs", func(t *testing.T) {
-		out, report, code := run("M2M_DPOP=1")
+		out, report, code := run("DPOP=true")
 		check(t, out, report, code, DefaultMockM2MClients, "ES256")
+	})
+	t.Run("bundled mock with private_key_jwt assertions and DPoP proofs", func(t *testing.T) {
+		out, report, code := run("CLIENTS=5", "DPOP=true", "CLIENT_AUTH=private_key_jwt", "JWT_KEY_FILE=fixtures/keys/jwt-client-es256.pem")
+		check(t, out, report, code, 5, "ES256")
 	})
 	t.Run("a target without a code source, clients from a file", func(t *testing.T) {
 		cfg := mockConfig(t, M2M, Params{})
@@ -135,8 +143,8 @@ func TestCommand_M2M(t *testing.T) {
 		check(t, out, report, code, 1, "")
 	})
 	t.Run("signing refused for another profile", func(t *testing.T) {
-		out, _, code := run("LOAD_PROFILE=herd", "M2M_DPOP=1")
-		if code != 2 || !strings.Contains(out, "apply to profile m2m only") {
+		out, _, code := run("LOAD_PROFILE=herd", "DPOP=true")
+		if code != 2 || !strings.Contains(out, "apply under load to profile m2m only") {
 			t.Errorf("exit %d, want 2 saying why\n%s", code, out)
 		}
 	})

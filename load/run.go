@@ -131,7 +131,7 @@ func Resolve(cfg Config) (Plan, error) {
 		return Plan{}, fmt.Errorf("load: profile %s schedules no requests at rate %g for %s", pr.Name, p.Rate, p.Duration)
 	}
 	if cfg.Signing.on() && pr.Workload != ClientCredentials {
-		return Plan{}, errSigningNotM2M
+		return Plan{}, ErrSigningNotM2M
 	}
 	if cfg.PoolFile != "" {
 		switch {

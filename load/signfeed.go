@@ -2,23 +2,20 @@ package load
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"tokenharness/internal/jwtsign"
+	"tokenharness/internal/oauth"
+	"tokenharness/internal/target"
 )
 
 // Signing makes every request of an m2m run carry freshly signed JWTs: a
@@ -278,59 +275,37 @@ func (f *signFeed) stop() {
 	})
 }
 
-var errSigningNotM2M = errors.New("load: M2M signing (client assertions, DPoP proofs) applies to profile m2m only")
+// ErrSigningNotM2M refuses signing settings for a profile that does not sign.
+var ErrSigningNotM2M = errors.New("load: CLIENT_AUTH=private_key_jwt and DPOP=true apply under load to profile m2m only: the other profiles do not sign their requests (unset them, or use LOAD_PROFILE=m2m)")
 
-// SigningFromFiles is the m2m run's Signing from the load side's settings:
-// assertionKey (M2M_JWT_KEY_FILE, a PEM private key) signs client
-// assertions with alg (M2M_JWT_ALG; empty: the key's default) naming kid
-// (M2M_JWT_KID) when set; dpop (M2M_DPOP) adds proofs signed with
-// dpopKey (M2M_DPOP_KEY_FILE), or with a fresh P-256 key (ES256) when it is
-// empty, as a client that makes its DPoP key per run. Nil when nothing is set.
-func SigningFromFiles(assertionKey, alg, kid string, dpop bool, dpopKey string) (*Signing, error) {
+// SigningFromTarget is the m2m run's Signing from the run's one resolved
+// configuration (internal/target): CLIENT_AUTH=private_key_jwt signs a
+// client assertion per request with JWT_KEY_FILE (JWT_ALG, JWT_KID,
+// JWT_AUDIENCE as the conformance run uses them), DPOP=true adds a proof
+// per request signed with DPOP_KEY_FILE or a key generated for the run.
+// Nil when the target declares neither. client_secret_jwt is refused: its
+// key is each client's secret, and the signer holds one key for the run.
+func SigningFromTarget(tc target.Config) (*Signing, error) {
 	var s Signing
-	if assertionKey != "" {
-		k, err := keyFromFile(assertionKey, alg)
+	switch tc.ClientAuth {
+	case oauth.AuthPrivateKeyJWT:
+		k, err := tc.AssertionKey("")
 		if err != nil {
-			return nil, fmt.Errorf("load: M2M_JWT_KEY_FILE: %w", err)
+			return nil, fmt.Errorf("load: JWT_KEY_FILE: %w", err)
 		}
-		k.ID = kid
-		s.Assertion = &k
-	} else if alg != "" || kid != "" {
-		return nil, errors.New("load: M2M_JWT_ALG and M2M_JWT_KID need M2M_JWT_KEY_FILE")
+		s.Assertion, s.Audience = &k, tc.JWTAudience
+	case oauth.AuthSecretJWT:
+		return nil, errors.New("load: CLIENT_AUTH=client_secret_jwt is not supported under load: m2m signs private_key_jwt assertions with one JWT_KEY_FILE for every client; use private_key_jwt or a client secret")
 	}
-	switch {
-	case dpopKey != "":
-		k, err := keyFromFile(dpopKey, "")
+	if tc.DPoP {
+		k, err := tc.DPoPKey()
 		if err != nil {
-			return nil, fmt.Errorf("load: M2M_DPOP_KEY_FILE: %w", err)
+			return nil, fmt.Errorf("load: %w", err)
 		}
 		s.DPoP = &k
-	case dpop:
-		pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, fmt.Errorf("load: DPoP key: %w", err)
-		}
-		s.DPoP = &jwtsign.Key{Alg: jose.ES256, Private: pk}
 	}
 	if !s.on() {
 		return nil, nil
 	}
 	return &s, nil
-}
-
-func keyFromFile(path, alg string) (jwtsign.Key, error) {
-	pk, err := jwtsign.LoadPrivateKey(path)
-	if err != nil {
-		return jwtsign.Key{}, err
-	}
-	k := jwtsign.Key{Alg: jwtsign.DefaultAlg(pk), Private: pk}
-	if alg != "" {
-		if k.Alg, err = jwtsign.ParseAlg(alg); err != nil {
-			return jwtsign.Key{}, err
-		}
-		if strings.HasPrefix(string(k.Alg), "HS") {
-			return jwtsign.Key{}, fmt.Errorf("%s is an HMAC algorithm: a key file holds a private key (private_key_jwt)", k.Alg)
-		}
-	}
-	return k, nil
 }

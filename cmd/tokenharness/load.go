@@ -63,11 +63,6 @@ func loadCmd(args []string) int {
 		sloP99      = env.duration("slo-p99", "SLO_P99", "capacity: p99 latency each step must meet (default 100ms)")
 		sloErrors   = env.float("slo-errors", "SLO_ERRORS", "capacity: unexpected-failure ratio each step may reach (default 0.01)")
 		m2mFile     = env.str("m2m-clients-file", "M2M_CLIENTS_FILE", "", "m2m: the clients to spread over, one \"client_id [client_secret]\" a line (default: CLIENT_ID; the bundled mock registers CLIENTS of its own)")
-		m2mKey      = env.str("m2m-jwt-key-file", "M2M_JWT_KEY_FILE", "", "m2m: authenticate every request with a fresh private_key_jwt client assertion signed with this PEM private key")
-		m2mAlg      = env.str("m2m-jwt-alg", "M2M_JWT_ALG", "", "m2m: the assertions' algorithm (default: the key's, ES256 for P-256)")
-		m2mKid      = env.str("m2m-jwt-kid", "M2M_JWT_KID", "", "m2m: the assertions' kid header")
-		m2mDPoP     = env.str("m2m-dpop", "M2M_DPOP", "", "m2m: 1 adds a fresh DPoP proof to every request, signed with a per-run P-256 key or M2M_DPOP_KEY_FILE")
-		m2mDPoPKey  = env.str("m2m-dpop-key-file", "M2M_DPOP_KEY_FILE", "", "m2m: the DPoP proofs' PEM private key (implies M2M_DPOP=1)")
 		signLead    = env.duration("m2m-sign-lead", "M2M_SIGN_LEAD", "m2m: how far ahead of the schedule requests are signed (0: "+load.DefaultSignLead.String()+")")
 		signWorkers = env.int("m2m-sign-workers", "M2M_SIGN_WORKERS", "m2m: concurrent signers (0: one per CPU)")
 	)
@@ -116,25 +111,6 @@ func loadCmd(args []string) int {
 			return configError(fmt.Errorf("load: M2M_CLIENTS_FILE %s: %w", *m2mFile, err))
 		}
 	}
-	dpopOn := false
-	switch strings.ToLower(*m2mDPoP) {
-	case "", "0", "false", "no":
-	case "1", "true", "yes":
-		dpopOn = true
-	default:
-		return configError(fmt.Errorf("load: M2M_DPOP=%q is not 1 or 0", *m2mDPoP))
-	}
-	signing, err := load.SigningFromFiles(*m2mKey, *m2mAlg, *m2mKid, dpopOn, *m2mDPoPKey)
-	if err != nil {
-		return configError(err)
-	}
-	if signing != nil {
-		if !isM2M {
-			return configError(fmt.Errorf("load: M2M_JWT_KEY_FILE and M2M_DPOP apply to profile %s only", load.M2M.Name))
-		}
-		signing.Lead, signing.Workers = *signLead, *signWorkers
-	}
-
 	// Resolved once, now: an offset counts from the process's start.
 	at, err := load.ParseStartAt(*startAt, time.Now())
 	if err != nil {
@@ -174,6 +150,18 @@ func loadCmd(args []string) int {
 	if err != nil {
 		return configError(err)
 	}
+	// The keys the conformance run signs with sign the storm's requests:
+	// CLIENT_AUTH=private_key_jwt (JWT_KEY_FILE) and DPOP (DPOP_KEY_FILE).
+	signing, err := load.SigningFromTarget(tc)
+	if err != nil {
+		return configError(err)
+	}
+	if signing != nil {
+		if !isM2M {
+			return configError(load.ErrSigningNotM2M)
+		}
+		signing.Lead, signing.Workers = *signLead, *signWorkers
+	}
 	targetKind := "external"
 	if tc.Target == "" {
 		var extra []mockserver.Client
@@ -188,9 +176,8 @@ func loadCmd(args []string) int {
 				return configError(fmt.Errorf("load: CLIENTS=%d is over the limit of %d m2m clients", n, load.MaxM2MClients))
 			}
 			m2mClients = load.SyntheticClients("tokenharness-m2m-", n)
-			extra = mockClients(m2mClients)
-			if signing != nil && signing.Assertion != nil {
-				fmt.Fprintln(os.Stderr, "load: warning: the bundled mock does not verify private_key_jwt client assertions on this branch: expect invalid_client")
+			if extra, err = mockClients(m2mClients, signing); err != nil {
+				return configError(err)
 			}
 		}
 		closeMock, err := startMock(&tc, extra...)
@@ -293,13 +280,23 @@ func startLocal(opt mockserver.Option, extra []mockserver.Client) (base string, 
 }
 
 // mockClients are cs as client_credentials clients of the bundled mock.
-func mockClients(cs []load.Credential) []mockserver.Client {
+func mockClients(cs []load.Credential, s *load.Signing) ([]mockserver.Client, error) {
+	methods, keys := []oauth.AuthMethod{oauth.AuthBasic, oauth.AuthPost}, []string(nil)
+	if s != nil && s.Assertion != nil {
+		// The clients sign with JWT_KEY_FILE: the mock verifies with its
+		// public half.
+		pub, err := s.Assertion.PublicPEM()
+		if err != nil {
+			return nil, fmt.Errorf("load: JWT_KEY_FILE: %w", err)
+		}
+		methods, keys = []oauth.AuthMethod{oauth.AuthPrivateKeyJWT}, []string{pub}
+	}
 	out := make([]mockserver.Client, len(cs))
 	for i, c := range cs {
-		out[i] = mockserver.Client{ID: c.ID, Secret: c.Secret, AuthMethods: []oauth.AuthMethod{oauth.AuthBasic, oauth.AuthPost},
+		out[i] = mockserver.Client{ID: c.ID, Secret: c.Secret, AuthMethods: methods, JWTKeys: keys,
 			Scope: "read write", GrantTypes: []string{oauth.GrantClientCredentials}}
 	}
-	return out
+	return out, nil
 }
 
 func poolText(pl load.Plan) string {

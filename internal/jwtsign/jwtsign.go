@@ -53,6 +53,20 @@ func (k Key) Public() (jose.JSONWebKey, error) {
 	return jose.JSONWebKey{Key: s.Public(), KeyID: k.ID, Algorithm: string(k.Alg), Use: "sig"}, nil
 }
 
+// PublicPEM is the PKIX PEM of an asymmetric key's public half, as a
+// server registers a private_key_jwt client's key.
+func (k Key) PublicPEM() (string, error) {
+	s, ok := k.Private.(crypto.Signer)
+	if !ok {
+		return "", errors.New("jwtsign: a symmetric key has no public key")
+	}
+	der, err := x509.MarshalPKIXPublicKey(s.Public())
+	if err != nil {
+		return "", fmt.Errorf("jwtsign: %w", err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
 // Thumbprint is the base64url SHA-256 JWK thumbprint (RFC 7638) of k's
 // public key: a DPoP-bound token's "jkt" (RFC 9449 §6.1).
 func (k Key) Thumbprint() (string, error) {
