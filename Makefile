@@ -45,9 +45,15 @@ $(BIN):
 conformance: $(BIN) ## check TARGET (default: the bundled mock) against PROFILE; non-zero if a MUST rule fails or on config/harness errors
 	@$(BIN) conformance
 
-conformance-all: ## run conformance for all four profiles against the bundled mock
+# Target files of the bundled mock's other capabilities, each run by conformance-all.
+MOCK_CAPABILITIES := mock-oauth21-public mock-rfc6749-m2m mock-rfc6749-jwt mock-oauth21-jwt mock-rfc6749-dpop \
+                     mock-rfc6749-device mock-oauth21-device
+
+conformance-all: ## every profile against the bundled mock, then each of its capabilities (public client, client_credentials only, JWT client auth, DPoP, the device grant): REPORT_DIR/<name>
 	@for p in rfc6749 commoninja dressipi oauth21; do \
 	  $(MAKE) --no-print-directory conformance PROFILE=$$p REPORT_DIR=$(OUT_DIR)/$$p || exit $$?; done
+	@for f in $(MOCK_CAPABILITIES); do echo "== $$f"; \
+	  $(MAKE) --no-print-directory conformance CONFIG=fixtures/targets/$$f.yaml REPORT_DIR=$(OUT_DIR)/$$f || exit $$?; done
 
 test: deps lint unit selfcheck suite e2e fuzz container-test ## the project's own tests (what CI runs)
 
