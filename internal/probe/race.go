@@ -27,8 +27,11 @@ type RaceResult struct {
 	Released int
 	// Spread is the time from the first to the last last-byte write
 	// returning: how far apart the requests became complete at the server's
-	// door. Zero when fewer than two were released.
+	// door. Zero when fewer than two were released, and for ViaH2, whose
+	// one write completes every request.
 	Spread time.Duration
+	// Via says how the requests were released: ViaH2 or ViaHTTP1.
+	Via string
 }
 
 // settle is how long Race waits between sending every request but its
@@ -57,6 +60,9 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 	racers := make([]*racer, len(reqs))
 	for i, req := range reqs {
 		racers[i] = c.newRacer(ctx, req)
+	}
+	if res, ok := c.raceH2(ctx, racers); ok {
+		return c.finish(ctx, start, racers, res)
 	}
 	// A caller's cancel or the deadline unblocks every read and write.
 	stop := context.AfterFunc(ctx, func() {
@@ -99,7 +105,7 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 	if c.beforeRelease != nil {
 		c.beforeRelease()
 	}
-	res := RaceResult{Released: release(racers)}
+	res := RaceResult{Released: release(racers), Via: ViaHTTP1}
 	var first, last time.Time
 	for _, r := range racers {
 		if r.released.IsZero() {
@@ -116,6 +122,11 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 		res.Spread = last.Sub(first)
 	}
 	readers.Wait()
+	return c.finish(ctx, start, racers, res)
+}
+
+// finish records each racer's outcome in its exchange.
+func (c *Client) finish(ctx context.Context, start time.Time, racers []*racer, res RaceResult) RaceResult {
 	res.Exchanges = make([]*oauth.Exchange, len(racers))
 	for i, r := range racers {
 		if r.err == nil {

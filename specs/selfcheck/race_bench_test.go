@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -40,18 +41,30 @@ var raceBenchStart = sync.OnceValue(time.Now)
 // In process the mock shares the Go scheduler with the racer, as no real
 // server does; RACE_BENCH_MOCK=process runs it as its own process
 // (cmd/mockserver) instead, for comparison.
+//
+// Each line runs twice: proto=h2, the mock serving HTTP/2 over cleartext
+// (h2c) as well as HTTP/1.1, so the racer releases its requests as
+// streams of one connection in one packet; and proto=http1, the mock
+// serving HTTP/1.1 only, so the racer falls back to last-byte
+// synchronisation over one connection per request. RACE_BENCH_MOCK=process
+// serves HTTP/1.1 only.
 func BenchmarkRaceDetection(b *testing.B) {
 	for _, w := range raceWindows {
-		for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
-			b.Run(fmt.Sprintf("window=%v/%s", w, rule.ID), func(b *testing.B) {
-				benchRaceDetection(b, rule, w)
-			})
+		for _, proto := range []string{"h2", "http1"} {
+			for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
+				b.Run(fmt.Sprintf("window=%v/proto=%s/%s", w, proto, rule.ID), func(b *testing.B) {
+					benchRaceDetection(b, rule, w, proto)
+				})
+			}
 		}
 	}
 }
 
-func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
-	base := mockProcess(b, rule, window)
+func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration, proto string) {
+	base := ""
+	if proto == "http1" {
+		base = mockProcess(b, rule, window)
+	}
 	if base == "" {
 		mcfg, err := mockserver.LoadConfig(rules.OAuth21, "")
 		if err != nil {
@@ -63,7 +76,13 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 			b.Fatal(err)
 		}
 		defer srv.Close()
-		hs := httptest.NewServer(srv)
+		hs := httptest.NewUnstartedServer(srv)
+		if proto == "h2" {
+			hs.Config.Protocols = new(http.Protocols)
+			hs.Config.Protocols.SetHTTP1(true)
+			hs.Config.Protocols.SetUnencryptedHTTP2(true)
+		}
+		hs.Start()
 		defer hs.Close()
 		base = hs.URL
 	}
@@ -110,7 +129,7 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 		}
 	}
 	if runs == 0 {
-		fmt.Printf("race detection %-28s window %-5v: not run, the benchmark's %v were spent\n", rule.ID, window, raceBenchMax)
+		fmt.Printf("race detection %-28s window %-5v %-5s: not run, the benchmark's %v were spent\n", rule.ID, window, proto, raceBenchMax)
 		return
 	}
 	slices.Sort(spreads)
@@ -127,8 +146,8 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 	}
 	b.ReportMetric(share, "%caught")
 	b.ReportMetric(float64(took.Milliseconds())/float64(runs), "ms/run")
-	fmt.Printf("race detection %-28s window %-5v: caught %5.1f%% of %d runs (attempts to catch %s), %v/run, spread p50 %v p90 %v\n",
-		rule.ID, window, share, runs, perCatch, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90))
+	fmt.Printf("race detection %-28s window %-5v %-5s: caught %5.1f%% of %d runs (attempts to catch %s), %v/run, spread p50 %v p90 %v\n",
+		rule.ID, window, proto, share, runs, perCatch, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90))
 }
 
 // mockProcess starts cmd/mockserver with the rule's fault and window when
