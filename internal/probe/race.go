@@ -40,7 +40,9 @@ type RaceResult struct {
 // byte from complete rather than still having its headers parsed.
 const settle = 2 * time.Millisecond
 
-// Race sends reqs so that they complete at the server together, by
+// Race sends reqs so that they complete at the server together. When the
+// target speaks HTTP/2 it sends them as streams of one connection and
+// completes them all with one write (raceH2, Via ViaH2). Otherwise, by
 // last-byte synchronisation: it opens one HTTP/1.1 connection per request
 // (TCP, then TLS for https with the Client's CA and verification
 // settings), writes each request but its last byte, waits for the server
