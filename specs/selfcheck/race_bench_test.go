@@ -34,7 +34,7 @@ var raceBenchMax = func() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("RACE_BENCH_MAX")); err == nil && d > 0 {
 		return d
 	}
-	return 16 * time.Minute
+	return 30 * time.Minute
 }()
 
 var raceBenchStart = sync.OnceValue(time.Now)
