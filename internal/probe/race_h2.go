@@ -221,12 +221,14 @@ func (c *Client) raceStreams(ctx context.Context, h *h2conn, racers []*racer) Ra
 	defer stop()
 	defer h.conn.Close()
 
+	for i, r := range racers {
+		h.streams[uint32(2*i+1)] = &h2stream{r: r}
+	}
 	var hbuf bytes.Buffer
 	enc := hpack.NewEncoder(&hbuf)
 	err := h.write(func(f *http2.Framer) error {
 		for i, r := range racers {
 			id := uint32(2*i + 1)
-			h.streams[id] = &h2stream{r: r}
 			hbuf.Reset()
 			for _, hf := range h2Fields(r) {
 				_ = enc.WriteField(hf)
