@@ -107,6 +107,12 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration, pro
 		// clients, and the code race runs for any client.
 		"CONFIG": "../../fixtures/targets/mock-oauth21-public.yaml",
 	}
+	// The default budget unless RACE_ATTEMPTS or RACE_BUDGET say otherwise.
+	for _, k := range []string{"RACE_ATTEMPTS", "RACE_BUDGET"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
 	cfg, err := plan.Resolve(func(k string) string { return env[k] })
 	if err != nil {
 		b.Fatal(err)
