@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tokenharness/internal/oauth"
@@ -53,6 +54,9 @@ type Client struct {
 	// h2 remembers, per scheme and host:port, whether the target spoke
 	// HTTP/2 to Race (bool).
 	h2 sync.Map
+	// races counts Race's calls: against a target that speaks HTTP/2 it
+	// alternates between the two releases.
+	races atomic.Uint64
 }
 
 type options struct {

@@ -303,3 +303,25 @@ func TestRaceH2SinglePacket(t *testing.T) {
 		}
 	}
 }
+
+// Against a target that speaks HTTP/2, races alternate between the single
+// packet and last-byte synchronisation, and both get every answer.
+func TestRaceAlternatesAgainstH2(t *testing.T) {
+	t.Parallel()
+	orig := hostile.Token()
+	srv := h2cCopy(t, orig)
+	defer srv.Close()
+	defer orig.Close()
+	c := mustNew(t)
+	for i, want := range []string{ViaH2, ViaHTTP1, ViaH2, ViaHTTP1} {
+		res := c.Race(context.Background(), raceRequests(srv.URL+"/oauth/token", 4))
+		if res.Via != want || res.Released != 4 {
+			t.Errorf("race %d: Via %q, released %d; want %q, 4", i, res.Via, res.Released, want)
+		}
+		for j, x := range res.Exchanges {
+			if x.Class != "" || x.Response == nil || x.Response.Status != http.StatusOK {
+				t.Errorf("race %d, racer %d: class %q (%s), response %+v", i, j, x.Class, x.Err, x.Response)
+			}
+		}
+	}
+}
