@@ -114,7 +114,7 @@ load: $(BIN) ## run LOAD_PROFILE (herd|ramp|rotation-race|spike|soak|mixed|capac
 bench: ## Go benchmarks: token handler, mock vs bare net/http ratio, targeter vs static vegeta ratio, m2m generator with ES256 assertions + DPoP proofs vs client secrets, race detection, the gate's whole-process time
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./mockserver ./load/... ./internal/probe
 	$(GO) test -run '^$$' -bench BenchmarkConformanceProcess -benchtime 10x ./internal/gate
-	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 20m ./specs/selfcheck
+	$(GO) test -run '^$$' -bench RaceDetection -benchtime 100x -timeout 40m ./specs/selfcheck
 
 merge: $(BIN) ## merge shard result directories: make merge OUT=dir SHARDS="dir0 dir1"
 	@$(BIN) merge $(if $(filter 1,$(ALLOW_SKEW)),-allow-skew) -out $(OUT) $(SHARDS)

@@ -85,6 +85,7 @@ type Server struct {
 	// sleep holds a race quirk's window open (hold; tests swap in a barrier).
 	sleep      func(time.Duration)
 	raceWindow time.Duration
+	raceCheck  func(grant any)
 	log        *slog.Logger
 	red        *redact.Redactor
 	store      *store
@@ -106,6 +107,7 @@ type options struct {
 	fromHeader bool
 	log        *slog.Logger
 	janitor    time.Duration
+	raceCheck  func(grant any)
 }
 
 // WithClock sets the clock codes and tokens expire by (default time.Now).
@@ -127,6 +129,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithJanitorInterval sets how often expired state is swept (default 10s;
 // 0 or less disables the janitor).
 func WithJanitorInterval(d time.Duration) Option { return func(o *options) { o.janitor = d } }
+
+// WithRaceChecks calls f whenever a code redemption or a refresh takes
+// its grant's lock for the check that the race quirks split from the act
+// (f gets a value identifying the code or refresh token, comparable). The
+// race detection benchmark uses it to measure how close together the
+// racers reach that check. f runs under the lock: keep it short.
+func WithRaceChecks(f func(grant any)) Option { return func(o *options) { o.raceCheck = f } }
 
 // DefaultJanitorInterval is how often the janitor sweeps by default.
 const DefaultJanitorInterval = 10 * time.Second
@@ -159,7 +168,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: cfg, beh: beh, clients: map[string]*Client{},
 		faults: loadFaults(), global: quirkSet(nil).with(o.quirks), fromHeader: o.fromHeader,
-		now: o.now, sleep: hold, raceWindow: *cfg.RaceWindow, log: o.log, red: &redact.Redactor{}, store: newStore(), dpop: newDPoPState(),
+		now: o.now, sleep: hold, raceWindow: *cfg.RaceWindow, raceCheck: o.raceCheck, log: o.log, red: &redact.Redactor{}, store: newStore(), dpop: newDPoPState(),
 		stop: make(chan struct{}),
 	}
 	for i := range cfg.Clients {

@@ -275,6 +275,9 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 		return rep
 	}
 	cg.mu.Lock()
+	if s.raceCheck != nil {
+		s.raceCheck(cg)
+	}
 	// RFC 6749 §4.1.2: "If an authorization code is used more than once,
 	// the authorization server MUST deny the request and SHOULD revoke
 	// (when possible) all tokens previously issued based on that
@@ -517,6 +520,9 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 
 	fam.mu.Lock()
 	defer fam.mu.Unlock()
+	if s.raceCheck != nil {
+		s.raceCheck(token)
+	}
 	// Subtleness ahead: read the clock again under the family lock. A
 	// concurrent refresh that read it before the winner rotated would
 	// otherwise see a retirement "in its future" and pass as a retry

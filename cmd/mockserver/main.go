@@ -45,7 +45,7 @@ func main() {
 // settings are the parsed flags.
 type settings struct {
 	addr, profile, fixtures, quirks, apiKey, logLevel string
-	quirksFromHeader                                  bool
+	quirksFromHeader, h2c                             bool
 	codeTTL, accessTTL, refreshTTL, rotationGrace     optDuration
 	raceWindow                                        optDuration
 }
@@ -100,6 +100,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&s.fixtures, "fixtures", env("FIXTURES", ""), "clients fixture file; default the embedded fixtures/clients/<profile>.yaml (env FIXTURES)")
 	fs.StringVar(&s.quirks, "quirks", env("QUIRKS", ""), "comma-separated rule or VAR-* ids whose faults are on for every request (env QUIRKS)")
 	fs.BoolVar(&s.quirksFromHeader, "quirks-from-header", false, "honour the Tokenharness-Quirk request header (env QUIRKS_FROM_HEADER=true)")
+	fs.BoolVar(&s.h2c, "h2c", false, "serve HTTP/2 over cleartext (prior knowledge) besides HTTP/1.1 (env H2C=true)")
 	fs.StringVar(&s.apiKey, "api-key", env("API_KEY", ""), "require this x-api-key header on token requests (env API_KEY)")
 	fs.StringVar(&s.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug|info|warn|error; debug logs every request (env LOG_LEVEL)")
 	durations := []struct {
@@ -121,6 +122,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (se
 			return s, usagef("mockserver: env QUIRKS_FROM_HEADER=%q is not a boolean: use true or false", v)
 		}
 		s.quirksFromHeader = b
+	}
+	if v := getenv("H2C"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, usagef("mockserver: env H2C=%q is not a boolean: use true or false", v)
+		}
+		s.h2c = b
 	}
 	for _, d := range durations {
 		if v := getenv(d.env); v != "" {
@@ -233,6 +241,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	srv := mockserver.NewHTTPServer(s.addr, mock, log)
+	if s.h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "tokenharness mockserver: profile=%s listening on http://%s\n", cfg.Profile, ln.Addr())

@@ -75,7 +75,7 @@ func TestHelpDocumentsEnv(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, noEnv, io.Discard, &stderr); code != 0 {
 		t.Errorf("-h: exit %d", code)
 	}
-	for _, name := range []string{"ADDR", "PROFILE", "FIXTURES", "QUIRKS", "QUIRKS_FROM_HEADER", "API_KEY", "LOG_LEVEL", "CODE_TTL", "ACCESS_TTL", "REFRESH_TTL", "ROTATION_GRACE", "RACE_WINDOW"} {
+	for _, name := range []string{"ADDR", "PROFILE", "FIXTURES", "QUIRKS", "QUIRKS_FROM_HEADER", "API_KEY", "LOG_LEVEL", "CODE_TTL", "ACCESS_TTL", "REFRESH_TTL", "ROTATION_GRACE", "RACE_WINDOW", "H2C"} {
 		if !strings.Contains(stderr.String(), "env "+name) {
 			t.Errorf("-h does not document env %s", name)
 		}
@@ -242,5 +242,47 @@ func TestBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "stopped") {
 		t.Errorf("stderr lacks the shutdown log:\n%s", stderr.String())
+	}
+}
+
+// -h2c (H2C) serves HTTP/2 over cleartext besides HTTP/1.1.
+func TestH2CFlag(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  func(string) string
+		h2c  bool
+	}{
+		{"off by default", nil, noEnv, false},
+		{"flag", []string{"-h2c"}, noEnv, true},
+		{"env", nil, envOf("H2C", "true"), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out, w := io.Pipe()
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-profile", "oauth21", "-log-level", "error"}, tt.args...), tt.env, w, io.Discard)
+				w.Close()
+			}()
+			base := listening(t, out, "oauth21")
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			// A client that speaks HTTP/2 only, with prior knowledge.
+			tr := &http.Transport{Protocols: new(http.Protocols)}
+			tr.Protocols.SetUnencryptedHTTP2(true)
+			defer tr.CloseIdleConnections()
+			res, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Post(base+"/oauth/token", oauth.MediaForm, strings.NewReader("grant_type=nope"))
+			if err == nil {
+				res.Body.Close()
+			}
+			if got := err == nil && res.ProtoMajor == 2; got != tt.h2c {
+				t.Errorf("answered over HTTP/2: %v (%v), want %v", got, err, tt.h2c)
+			}
+			cancel()
+			<-done
+		})
 	}
 }

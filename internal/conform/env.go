@@ -131,7 +131,7 @@ func (e *env) Race(ctx context.Context, rs ...rules.Request) rules.RaceResult {
 		e.learn(x)
 		e.trail = append(e.trail, x)
 	}
-	return rules.RaceResult{Exchanges: res.Exchanges, Spread: res.Spread}
+	return rules.RaceResult{Exchanges: res.Exchanges, Spread: res.Spread, Via: res.Via}
 }
 
 func (e *env) RaceBudget() rules.RaceBudget {

@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"tokenharness/internal/oauth"
@@ -47,6 +49,14 @@ type Client struct {
 	// beforeRelease, when set (by tests), runs in Race after every prefix
 	// is written and before any last byte is.
 	beforeRelease func()
+	// raceHTTP1 keeps Race to HTTP/1.1 (WithRaceHTTP1).
+	raceHTTP1 bool
+	// h2 remembers, per scheme and host:port, whether the target spoke
+	// HTTP/2 to Race (bool).
+	h2 sync.Map
+	// races counts Race's calls: against a target that speaks HTTP/2 it
+	// alternates between the two releases.
+	races atomic.Uint64
 }
 
 type options struct {
@@ -55,6 +65,7 @@ type options struct {
 	caFile   string
 	insecure bool
 	client   *http.Client
+	h1Race   bool
 }
 
 // Option configures a Client.
@@ -94,6 +105,14 @@ func WithCAFile(path string) Option {
 // only: a token endpoint without verified TLS can be impersonated.
 func WithInsecureSkipVerify() Option {
 	return func(o *options) error { o.insecure = true; return nil }
+}
+
+// WithRaceHTTP1 makes Race use last-byte synchronisation over HTTP/1.1
+// even against a target that speaks HTTP/2, where it would otherwise send
+// every request as a stream of one connection and release them in one
+// packet.
+func WithRaceHTTP1() Option {
+	return func(o *options) error { o.h1Race = true; return nil }
 }
 
 // WithHTTPClient sends through c instead of the Client's own tuned
@@ -141,7 +160,7 @@ func New(opts ...Option) (*Client, error) {
 	// A token endpoint answers directly. Recording the 3xx instead of
 	// following it also means a redirect loop can never hang a run.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{http: &hc, timeout: o.timeout, maxBody: o.maxBody, tls: tlsCfg}, nil
+	return &Client{http: &hc, timeout: o.timeout, maxBody: o.maxBody, tls: tlsCfg, raceHTTP1: o.h1Race}, nil
 }
 
 // transport is tuned for many concurrent exchanges with one host: the load

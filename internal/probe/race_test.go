@@ -161,7 +161,8 @@ func TestRaceLastByteSynchronised(t *testing.T) {
 		problems = append(problems, fmt.Sprintf(format, a...))
 		mu.Unlock()
 	}
-	c := mustNew(t, WithTimeout(10*time.Second))
+	// The server speaks HTTP/1.1 only, raw: no HTTP/2 probe to answer.
+	c := mustNew(t, WithTimeout(10*time.Second), WithRaceHTTP1())
 	reqs := raceRequests("http://"+ln.Addr().String()+"/oauth/token", n)
 	c.beforeRelease = func() {
 		for range n {

@@ -38,8 +38,12 @@ type Env interface {
 type RaceResult struct {
 	Exchanges []*oauth.Exchange
 	// Spread is the time from the first to the last request being completed
-	// (its last byte written); zero when fewer than two were.
+	// (its last byte written); zero when fewer than two were, and when one
+	// packet completed them all.
 	Spread time.Duration
+	// Via says how they were released: "h2 single packet" or
+	// "http/1.1 last byte" (probe.ViaH2, probe.ViaHTTP1).
+	Via string
 }
 
 // RaceBudget bounds a race rule: it races with fresh grants at most

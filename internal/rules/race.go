@@ -82,13 +82,20 @@ func raceRepeatedly(ctx context.Context, e Env, what string, setup raceSetup) Ou
 			evidence = append([]*oauth.Exchange{sx}, evidence...)
 		}
 		line := fmt.Sprintf("attempt %d/%d: %d of %d won, spread %v", i, attempts, won, len(rs), spread)
+		if res.Via != "" {
+			line += ", via " + res.Via
+		}
 		if answered < len(rs) {
 			line += fmt.Sprintf(", %d undecided (5xx or no answer)", len(rs)-answered)
 		}
 		lines = append(lines, line)
 		if won > 1 {
-			o := Violated(nil, "attempt %d/%d: %d of %d simultaneous %s succeeded (arrival spread %v); at most one may",
-				i, attempts, won, len(rs), what, spread)
+			how := fmt.Sprintf("arrival spread %v", spread)
+			if res.Via != "" {
+				how += ", via " + res.Via
+			}
+			o := Violated(nil, "attempt %d/%d: %d of %d simultaneous %s succeeded (%s); at most one may",
+				i, attempts, won, len(rs), what, how)
 			o.Note, o.Evidence = note(), evidence
 			return o
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -29,7 +30,13 @@ var raceWindows = []time.Duration{50 * time.Microsecond, 5 * time.Microsecond, t
 
 // raceBenchMax bounds the whole benchmark: once spent, the remaining runs
 // are not made and each line says over how many runs its share is.
-const raceBenchMax = 16 * time.Minute
+// RACE_BENCH_MAX overrides it.
+var raceBenchMax = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("RACE_BENCH_MAX")); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Minute
+}()
 
 var raceBenchStart = sync.OnceValue(time.Now)
 
@@ -41,30 +48,57 @@ var raceBenchStart = sync.OnceValue(time.Now)
 // In process the mock shares the Go scheduler with the racer, as no real
 // server does; RACE_BENCH_MOCK=process runs it as its own process
 // (cmd/mockserver) instead, for comparison.
+//
+// Each line runs twice: proto=h2, the mock serving HTTP/2 over cleartext
+// (h2c) as well as HTTP/1.1, so the racer releases its requests as
+// streams of one connection in one packet; and proto=http1, the mock
+// serving HTTP/1.1 only, so the racer falls back to last-byte
+// synchronisation over one connection per request.
 func BenchmarkRaceDetection(b *testing.B) {
 	for _, w := range raceWindows {
-		for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
-			b.Run(fmt.Sprintf("window=%v/%s", w, rule.ID), func(b *testing.B) {
-				benchRaceDetection(b, rule, w)
-			})
+		for _, proto := range []string{"h2", "http1"} {
+			for _, rule := range []rules.Rule{rules.CodeRace, rules.RefreshRace} {
+				b.Run(fmt.Sprintf("window=%v/proto=%s/%s", w, proto, rule.ID), func(b *testing.B) {
+					benchRaceDetection(b, rule, w, proto)
+				})
+			}
 		}
 	}
 }
 
-func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
-	base := mockProcess(b, rule, window)
+func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration, proto string) {
+	base := mockProcess(b, rule, window, proto)
+	// In process, the mock tells when each racer takes the grant's lock for
+	// the check: gaps holds, per race, the time from the first racer's
+	// check to the second's. A window is hit when that gap is shorter than
+	// it (or when the first racer loses its core inside the window).
+	var (
+		checksMu sync.Mutex
+		checks   = map[any][]time.Time{}
+	)
 	if base == "" {
 		mcfg, err := mockserver.LoadConfig(rules.OAuth21, "")
 		if err != nil {
 			b.Fatal(err)
 		}
 		mcfg.RaceWindow = new(window)
-		srv, err := mockserver.New(mcfg, mockserver.WithQuirks(rule.ID))
+		srv, err := mockserver.New(mcfg, mockserver.WithQuirks(rule.ID), mockserver.WithRaceChecks(func(grant any) {
+			t := time.Now()
+			checksMu.Lock()
+			checks[grant] = append(checks[grant], t)
+			checksMu.Unlock()
+		}))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer srv.Close()
-		hs := httptest.NewServer(srv)
+		hs := httptest.NewUnstartedServer(srv)
+		if proto == "h2" {
+			hs.Config.Protocols = new(http.Protocols)
+			hs.Config.Protocols.SetHTTP1(true)
+			hs.Config.Protocols.SetUnencryptedHTTP2(true)
+		}
+		hs.Start()
 		defer hs.Close()
 		base = hs.URL
 	}
@@ -73,6 +107,12 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 		// The public client: RFC 9700 §4.14.2 binds the refresh race to public
 		// clients, and the code race runs for any client.
 		"CONFIG": "../../fixtures/targets/mock-oauth21-public.yaml",
+	}
+	// The default budget unless RACE_ATTEMPTS or RACE_BUDGET say otherwise.
+	for _, k := range []string{"RACE_ATTEMPTS", "RACE_BUDGET"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
 	}
 	cfg, err := plan.Resolve(func(k string) string { return env[k] })
 	if err != nil {
@@ -87,6 +127,7 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 	start := raceBenchStart()
 	var (
 		runs, caught, attempts int
+		tries                  int // attempts made in all runs, caught or not
 		spreads                []time.Duration
 		took                   time.Duration
 	)
@@ -99,6 +140,7 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 		took += time.Since(began)
 		runs++
 		spreads = append(spreads, noteSpreads(v.Note)...)
+		tries += noteAttempts(v.Note)
 		switch {
 		case v.Violated:
 			caught++
@@ -111,7 +153,7 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 		}
 	}
 	if runs == 0 {
-		fmt.Printf("race detection %-28s window %-5v: not run, the benchmark's %v were spent\n", rule.ID, window, raceBenchMax)
+		fmt.Printf("race detection %-28s window %-5v %-5s: not run, the benchmark's %v were spent\n", rule.ID, window, proto, raceBenchMax)
 		return
 	}
 	slices.Sort(spreads)
@@ -128,13 +170,19 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration) {
 	}
 	b.ReportMetric(share, "%caught")
 	b.ReportMetric(float64(took.Milliseconds())/float64(runs), "ms/run")
-	fmt.Printf("race detection %-28s window %-5v: caught %5.1f%% of %d runs (attempts to catch %s), %v/run, spread p50 %v p90 %v\n",
-		rule.ID, window, share, runs, perCatch, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90))
+	perTry := 0.0
+	if tries > 0 {
+		perTry = 100 * float64(caught) / float64(tries)
+	}
+	b.ReportMetric(perTry, "%caught/attempt")
+	fmt.Printf("race detection %-28s window %-5v %-5s: caught %5.1f%% of %d runs (attempts to catch %s; %.2f%% of %d attempts), %v/run, spread p50 %v p90 %v%s\n",
+		rule.ID, window, proto, share, runs, perCatch, perTry, tries, (took / time.Duration(runs)).Round(time.Millisecond), pct(50), pct(90),
+		checkGaps(checks))
 }
 
 // mockProcess starts cmd/mockserver with the rule's fault and window when
 // RACE_BENCH_MOCK=process, and returns its base URL; "" otherwise.
-func mockProcess(b *testing.B, rule rules.Rule, window time.Duration) string {
+func mockProcess(b *testing.B, rule rules.Rule, window time.Duration, proto string) string {
 	if os.Getenv("RACE_BENCH_MOCK") != "process" {
 		return ""
 	}
@@ -143,7 +191,7 @@ func mockProcess(b *testing.B, rule rules.Rule, window time.Duration) string {
 		b.Fatalf("building the mock: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-profile", string(rules.OAuth21), "-log-level", "error",
-		"-quirks", string(rule.ID), "-race-window", window.String())
+		"-quirks", string(rule.ID), "-race-window", window.String(), "-h2c="+fmt.Sprint(proto == "h2"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -162,6 +210,42 @@ func mockProcess(b *testing.B, rule rules.Rule, window time.Duration) string {
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	return url
+}
+
+// checkGaps sums up, over the races, the time from the first racer's
+// check to the second's: its p10 and p50 and how many races had it under
+// 1µs and 5µs. "" when the mock ran out of process.
+func checkGaps(checks map[any][]time.Time) string {
+	var gaps []time.Duration
+	for _, ts := range checks {
+		if len(ts) < 2 {
+			continue
+		}
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		gaps = append(gaps, ts[1].Sub(ts[0]))
+	}
+	if len(gaps) == 0 {
+		return ""
+	}
+	slices.Sort(gaps)
+	under := func(d time.Duration) int {
+		n, _ := slices.BinarySearch(gaps, d)
+		return n
+	}
+	return fmt.Sprintf(", first-to-second check p10 %v p50 %v (<1µs in %d, <5µs in %d of %d races)",
+		gaps[len(gaps)/10].Round(100*time.Nanosecond), gaps[len(gaps)/2].Round(100*time.Nanosecond),
+		under(time.Microsecond), under(5*time.Microsecond), len(gaps))
+}
+
+// noteAttempts counts the races a rule's note lines record.
+func noteAttempts(note string) int {
+	n := 0
+	for line := range strings.Lines(note) {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "attempt ") && strings.Contains(l, " won, ") {
+			n++
+		}
+	}
+	return n
 }
 
 // noteSpreads reads the arrival spreads from a race rule's note lines
