@@ -206,7 +206,7 @@ func ecKey(t testing.TB) *ecdsa.PrivateKey {
 
 func m2mConfig(t testing.TB, base string, cs []Credential, p Params) Config {
 	cfg := Config{Profile: M2M, Params: p, Endpoint: fakeEndpoint(base), M2MClients: cs,
-		Dir: t.TempDir(), MaxLag: 2 * time.Second, TargetKind: "in-process", Limits: correctnessOnly()}
+		Dir: t.TempDir(), MaxLag: 2 * time.Second, TargetKind: "in-process", Limits: correctnessOnly(M2M)}
 	cfg.Endpoint.Scope = "read"
 	return cfg
 }

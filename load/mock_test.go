@@ -49,7 +49,7 @@ func mockConfigOf(t testing.TB, mp rules.Profile, pr Profile, p Params, quirks .
 		t.Fatal(err)
 	}
 	cfg.Profile, cfg.Params, cfg.Dir, cfg.MaxLag, cfg.TargetKind = pr, p, t.TempDir(), 2*time.Second, "in-process"
-	cfg.Limits = correctnessOnly()
+	cfg.Limits = correctnessOnly(pr)
 	cfg.Params.Timeout = 5 * time.Second
 	return cfg
 }
