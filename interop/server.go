@@ -143,6 +143,7 @@ var Servers = []Run{
 	{"go-oauth2-public", StartGoOAuth2, true, "", []rules.Profile{rules.OAuth21}},
 	{"zitadel", StartZitadel, false, "", []rules.Profile{rules.RFC6749, rules.OAuth21}},
 	{"zitadel-public", StartZitadel, true, "", []rules.Profile{rules.OAuth21}},
+	{"zitadel-device", StartZitadel, false, VariantDevice, []rules.Profile{rules.RFC6749}},
 }
 
 // name is the table's server column for a server started with o.

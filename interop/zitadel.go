@@ -27,8 +27,23 @@ import (
 // PKCE only of clients without a secret, so the oauth21 run checks a
 // confidential client that may skip PKCE (see expected.tsv). Public clients
 // are storage.NativeClient (auth method none, PKCE required).
+//
+// VariantDevice registers storage.DeviceClient clients (Basic, the
+// device_code grant only), as the example's device client is, and serves
+// DeviceVerifyPath, which does for a user_code what the example's device
+// confirmation page (/device/confirm) does after its login: the storage's
+// CompleteDeviceAuthorization, or DenyDeviceAuthorization. It completes
+// with the example user's ID as the subject, as the storage's interface
+// documents; the example page passes the username, which the storage then
+// cannot find when it makes the ID token ("user not found", 500), a slip
+// of the example's login page rather than of the OP. The example OP announces a 5 s polling interval
+// and a 5 minute device code lifetime (exampleop's DeviceAuthorizationConfig).
 func StartZitadel(o Options) (*Server, error) {
 	p := o.Profile
+	if o.Variant != "" && o.Variant != VariantDevice {
+		return nil, fmt.Errorf("zitadel: no %s variant", o.Variant)
+	}
+	device := o.Variant == VariantDevice
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String() + "/"
 	host, _, _ := net.SplitHostPort(hs.Listener.Addr().String())
@@ -39,10 +54,20 @@ func StartZitadel(o Options) (*Server, error) {
 		if o.Public {
 			clients[c.ID] = storage.NativeClient(c.ID, redirectURI)
 		}
+		if device {
+			clients[c.ID] = storage.DeviceClient(c.ID, c.Secret)
+		}
 	}
 	st := storage.NewStorageWithClients(users, clients)
 	router := exampleop.SetupServer(issuer, st, nil, false)
+	username := "test-user@" + host
 	hs.Config.Handler = router
+	if device {
+		mux := http.NewServeMux()
+		mux.Handle("/", router)
+		mux.Handle("POST "+DeviceVerifyPath, deviceVerify(st, users.GetUserByUsername(username).ID))
+		hs.Config.Handler = mux
+	}
 	hs.Config.ErrorLog = quietLog
 	hs.Start()
 	s := &Server{
@@ -52,11 +77,50 @@ func StartZitadel(o Options) (*Server, error) {
 		// OpenID Connect request, which is what the example OP serves.
 		Scope: "openid offline_access",
 		Notes: []string{"zitadel/oidc v3.52.0 example OP (exampleop.SetupServer, storage.NewStorageWithClients), storage.WebClient clients",
-			"codes: the example login form, user test-user@" + host},
+			"codes: the example login form, user " + username},
 		srv: hs,
 	}
-	s.Codes = &ZitadelLogin{Base: hs.URL, Username: "test-user@" + host, Password: "verysecure", HTTP: hs.Client()}
+	if device {
+		s.Grants = []string{oauth.GrantDeviceCode}
+		s.DeviceAuthorization, s.DeviceVerify = hs.URL+"/device_authorization", hs.URL+DeviceVerifyPath
+		s.Notes[0] = "zitadel/oidc v3.52.0 example OP (exampleop.SetupServer, storage.NewStorageWithClients), storage.DeviceClient clients (device_code grant only)"
+		s.Notes = append(s.Notes, "device decisions: "+DeviceVerifyPath+" calls the storage's CompleteDeviceAuthorization (subject: the ID of "+username+") or DenyDeviceAuthorization, as the example's /device/confirm does")
+	}
+	s.Codes = &ZitadelLogin{Base: hs.URL, Username: username, Password: "verysecure", HTTP: hs.Client()}
 	return s, nil
+}
+
+// DeviceVerifyPath is the zitadel device variant's test verification
+// endpoint (DEVICE_VERIFY_URL): a form POST of user_code and
+// decision=approve|deny.
+const DeviceVerifyPath = "/tokenharness/device/verify"
+
+// deviceVerify approves or denies a user_code as the signed-in example
+// user (subject: the user's ID): the storage calls of the example's
+// /device/confirm, without its login form and cookie.
+func deviceVerify(st *storage.Storage, subject string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := r.PostFormValue(oauth.ParamUserCode)
+		if _, err := st.GetDeviceAuthorizationByUserCode(r.Context(), code); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		var err error
+		switch d := r.PostFormValue("decision"); d {
+		case "approve":
+			err = st.CompleteDeviceAuthorization(r.Context(), code, subject)
+		case "deny":
+			err = st.DenyDeviceAuthorization(r.Context(), code)
+		default:
+			http.Error(w, "decision must be approve or deny", http.StatusBadRequest)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "done\n")
+	})
 }
 
 // ZitadelLogin is a codes.Source for the zitadel example OP: it sends the
