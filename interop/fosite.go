@@ -32,7 +32,7 @@ const redirectURI = "http://127.0.0.1:8080" + callbackPath
 //
 // VariantJWT registers the clients as fosite.DefaultOpenIDConnectClient with
 // TokenEndpointAuthMethod "private_key_jwt", alg ES256 and the public key of
-// JWTKeyFile (use "sig"); Config.TokenURL, the "aud" fosite requires, is
+// ES256KeyFile (use "sig"); Config.TokenURL, the "aud" fosite requires, is
 // the token endpoint URL. fosite v0.49.0 has no device authorization grant.
 func StartFosite(o Options) (*Server, error) {
 	p := o.Profile
@@ -41,7 +41,7 @@ func StartFosite(o Options) (*Server, error) {
 	}
 	var jwks *jose.JSONWebKeySet
 	if o.Variant == VariantJWT {
-		pub, err := publicJWK(JWTKeyFile)
+		pub, err := publicJWK(ES256KeyFile)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func StartFosite(o Options) (*Server, error) {
 	srv := serve(mux)
 	cfg.TokenURL = srv.URL + "/oauth/token"
 	s := &Server{
-		Name: name("fosite", o), Profile: p, Public: o.Public, JWT: jwks != nil, Base: srv.URL, Token: cfg.TokenURL,
+		Name: name("fosite", o), Profile: p, Public: o.Public, Base: srv.URL, Token: cfg.TokenURL,
 		Client: client1, Client2: client2, RedirectURI: redirectURI,
 		// fosite issues a refresh token only for the "offline" scope.
 		Scope: "read offline",
@@ -142,7 +142,8 @@ func StartFosite(o Options) (*Server, error) {
 		srv: srv,
 	}
 	if jwks != nil {
-		s.Notes = append(s.Notes, "clients: DefaultOpenIDConnectClient, private_key_jwt ES256 with the public key of "+JWTKeyFile+"; Config.TokenURL "+cfg.TokenURL)
+		s.JWTKeyFile = ES256KeyFile
+		s.Notes = append(s.Notes, "clients: DefaultOpenIDConnectClient, private_key_jwt ES256 with the public key of "+ES256KeyFile+"; Config.TokenURL "+cfg.TokenURL)
 	}
 	s.Codes = codes.Authorize(srv.URL+"/oauth/authorize", srv.Client())
 	return s, nil

@@ -46,11 +46,11 @@ type Server struct {
 	Codes codes.Source
 	// Public: the clients are public (no secret, CLIENT_AUTH=none).
 	Public bool
-	// JWT: the clients authenticate with private_key_jwt (RFC 7523),
-	// signing with JWTKeyFile; JWTAudience is the "aud" the server takes
+	// JWTKeyFile, when set: the clients authenticate with private_key_jwt
+	// (RFC 7523), signing with this key; JWTKID is the "kid" header the
+	// server looks the key up by, JWTAudience the "aud" the server takes
 	// ("" for the token endpoint URL, the harness's default).
-	JWT         bool
-	JWTAudience string
+	JWTKeyFile, JWTKID, JWTAudience string
 	// Grants, when set, are the grant types declared (GRANTS).
 	Grants []string
 	// DeviceAuthorization is the device authorization endpoint (RFC 8628
@@ -77,9 +77,9 @@ func (s *Server) Config() (target.Config, error) {
 	if s.Public {
 		cfg.ClientSecret, cfg.Client2Secret, cfg.ClientAuth = "", "", oauth.AuthNone
 	}
-	if s.JWT {
+	if s.JWTKeyFile != "" {
 		cfg.ClientSecret, cfg.Client2Secret, cfg.ClientAuth = "", "", oauth.AuthPrivateKeyJWT
-		cfg.JWTKeyFile, cfg.JWTAudience = JWTKeyFile, s.JWTAudience
+		cfg.JWTKeyFile, cfg.JWTKID, cfg.JWTAudience = s.JWTKeyFile, s.JWTKID, s.JWTAudience
 	}
 	cfg.Grants = append(cfg.Grants, s.Grants...)
 	cfg.DeviceAuthorizationURL, cfg.DeviceVerifyURL = s.DeviceAuthorization, s.DeviceVerify
@@ -107,15 +107,19 @@ type Options struct {
 // server name suffix.
 const (
 	// VariantJWT registers the two clients for private_key_jwt (RFC 7523
-	// §2.2) with the public key of JWTKeyFile.
+	// §2.2) with the public key of ES256KeyFile or RS256KeyFile.
 	VariantJWT = "jwt"
 	// VariantDevice serves the device authorization grant (RFC 8628) with
 	// a test verification endpoint (DEVICE_VERIFY_URL).
 	VariantDevice = "device"
 )
 
-// JWTKeyFile is the clients' signing key under VariantJWT (ES256).
-const JWTKeyFile = "../fixtures/keys/jwt-client-es256.pem"
+// The clients' signing keys under VariantJWT: ES256 where the server takes
+// it, RS256 where it takes only RSA.
+const (
+	ES256KeyFile = "../fixtures/keys/jwt-client-es256.pem"
+	RS256KeyFile = "../fixtures/keys/jwt-client-rs256.pem"
+)
 
 // Starter starts one server.
 type Starter func(o Options) (*Server, error)
@@ -143,6 +147,7 @@ var Servers = []Run{
 	{"go-oauth2-public", StartGoOAuth2, true, "", []rules.Profile{rules.OAuth21}},
 	{"zitadel", StartZitadel, false, "", []rules.Profile{rules.RFC6749, rules.OAuth21}},
 	{"zitadel-public", StartZitadel, true, "", []rules.Profile{rules.OAuth21}},
+	{"zitadel-jwt", StartZitadel, false, VariantJWT, []rules.Profile{rules.RFC6749}},
 	{"zitadel-device", StartZitadel, false, VariantDevice, []rules.Profile{rules.RFC6749}},
 }
 

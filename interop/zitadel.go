@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
@@ -36,14 +42,19 @@ import (
 // with the example user's ID as the subject, as the storage's interface
 // documents; the example page passes the username, which the storage then
 // cannot find when it makes the ID token ("user not found", 500), a slip
-// of the example's login page rather than of the OP. The example OP announces a 5 s polling interval
+// of the example's login page rather than of the OP.
+//
+// VariantJWT registers the storage.WebClient clients for private_key_jwt
+// with the public key of RS256KeyFile (clientKeyStorage); the example turns
+// the OP's AuthMethodPrivateKeyJWT on. The OP checks that aud names its
+// issuer and verifies RS256 only. The example OP announces a 5 s polling interval
 // and a 5 minute device code lifetime (exampleop's DeviceAuthorizationConfig).
 func StartZitadel(o Options) (*Server, error) {
 	p := o.Profile
-	if o.Variant != "" && o.Variant != VariantDevice {
+	device, jwt := o.Variant == VariantDevice, o.Variant == VariantJWT
+	if o.Variant != "" && !device && !jwt {
 		return nil, fmt.Errorf("zitadel: no %s variant", o.Variant)
 	}
-	device := o.Variant == VariantDevice
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String() + "/"
 	host, _, _ := net.SplitHostPort(hs.Listener.Addr().String())
@@ -59,7 +70,19 @@ func StartZitadel(o Options) (*Server, error) {
 		}
 	}
 	st := storage.NewStorageWithClients(users, clients)
-	router := exampleop.SetupServer(issuer, st, nil, false)
+	var ops exampleop.Storage = st
+	if jwt {
+		pub, err := publicJWK(RS256KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: not an RSA key", RS256KeyFile)
+		}
+		ops = &clientKeyStorage{Storage: st, kid: zitadelKID, key: rsaPub, clients: []string{client1.ID, client2.ID}}
+	}
+	router := exampleop.SetupServer(issuer, ops, nil, false)
 	username := "test-user@" + host
 	hs.Config.Handler = router
 	if device {
@@ -80,6 +103,12 @@ func StartZitadel(o Options) (*Server, error) {
 			"codes: the example login form, user " + username},
 		srv: hs,
 	}
+	if jwt {
+		// The OP checks that aud holds its issuer identifier
+		// (op.VerifyJWTAssertion: oidc.CheckAudience against the issuer).
+		s.JWTKeyFile, s.JWTKID, s.JWTAudience = RS256KeyFile, zitadelKID, issuer
+		s.Notes = append(s.Notes, "private_key_jwt: the storage's GetKeyByIDAndClientID also answers kid "+zitadelKID+" of both clients with the public key of "+RS256KeyFile+" (the OP verifies RS256 only); aud: the issuer "+issuer)
+	}
 	if device {
 		s.Grants = []string{oauth.GrantDeviceCode}
 		s.DeviceAuthorization, s.DeviceVerify = hs.URL+"/device_authorization", hs.URL+DeviceVerifyPath
@@ -89,6 +118,46 @@ func StartZitadel(o Options) (*Server, error) {
 	s.Codes = &ZitadelLogin{Base: hs.URL, Username: username, Password: "verysecure", HTTP: hs.Client()}
 	return s, nil
 }
+
+// zitadelKID is the "kid" of the clients' key under VariantJWT.
+const zitadelKID = "tokenharness-client-key"
+
+// clientKeyStorage is the example storage with clients registered for
+// private_key_jwt: GetKeyByIDAndClientID, which the OP calls to verify a
+// client assertion (and a JWT profile grant) by the assertion's iss and
+// kid, answers kid for each of clients with key; GetClientByClientID
+// returns those clients with token_endpoint_auth_method private_key_jwt,
+// which op.AuthorizePrivateJWTKey requires. Everything else is the example
+// storage's. The example storage.Client has no constructor for that method
+// and keeps its keys in an unexported map seeded with its own service
+// user's; a deployment's storage would read both from its client
+// registrations.
+type clientKeyStorage struct {
+	*storage.Storage
+	kid     string
+	key     *rsa.PublicKey
+	clients []string
+}
+
+func (s *clientKeyStorage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
+	if keyID == s.kid && slices.Contains(s.clients, clientID) {
+		return &jose.JSONWebKey{KeyID: keyID, Use: "sig", Key: s.key}, nil
+	}
+	return s.Storage.GetKeyByIDAndClientID(ctx, keyID, clientID)
+}
+
+func (s *clientKeyStorage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, clientID)
+	if err != nil || !slices.Contains(s.clients, clientID) {
+		return c, err
+	}
+	return privateKeyJWTClient{c}, nil
+}
+
+// privateKeyJWTClient is a client registered for private_key_jwt.
+type privateKeyJWTClient struct{ op.Client }
+
+func (privateKeyJWTClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethodPrivateKeyJWT }
 
 // DeviceVerifyPath is the zitadel device variant's test verification
 // endpoint (DEVICE_VERIFY_URL): a form POST of user_code and
