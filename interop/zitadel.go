@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
 
 	"tokenharness/internal/codes"
 	"tokenharness/internal/oauth"
@@ -34,15 +37,19 @@ import (
 // confidential client that may skip PKCE (see expected.tsv). Public clients
 // are storage.NativeClient (auth method none, PKCE required).
 //
-// VariantDevice registers storage.DeviceClient clients (Basic, the
-// device_code grant only), as the example's device client is, and serves
-// DeviceVerifyPath, which does for a user_code what the example's device
+// VariantDevice serves the OP the example configures (exampleop's newOP)
+// with one change, a device code lifetime of deviceLifetime instead of 5
+// minutes, so that the expiry rule can wait one out; it has no login pages
+// (codes are not needed). It registers storage.DeviceClient clients (Basic,
+// the device_code grant only), as the example's device client is, and
+// serves DeviceVerifyPath, which does for a user_code what the example's device
 // confirmation page (/device/confirm) does after its login: the storage's
 // CompleteDeviceAuthorization, or DenyDeviceAuthorization. It completes
 // with the example user's ID as the subject, as the storage's interface
 // documents; the example page passes the username, which the storage then
 // cannot find when it makes the ID token ("user not found", 500), a slip
-// of the example's login page rather than of the OP.
+// of the example's login page rather than of the OP. The OP announces
+// the example's 5 s polling interval.
 //
 // VariantJWT registers the storage.WebClient clients for private_key_jwt
 // with the public key of RS256KeyFile (clientKeyStorage); the example turns
@@ -82,14 +89,18 @@ func StartZitadel(o Options) (*Server, error) {
 		}
 		ops = &clientKeyStorage{Storage: st, kid: zitadelKID, key: rsaPub, clients: []string{client1.ID, client2.ID}}
 	}
-	router := exampleop.SetupServer(issuer, ops, nil, false)
 	username := "test-user@" + host
-	hs.Config.Handler = router
 	if device {
+		provider, err := deviceOP(issuer, st)
+		if err != nil {
+			return nil, err
+		}
 		mux := http.NewServeMux()
-		mux.Handle("/", router)
+		mux.Handle("/", provider)
 		mux.Handle("POST "+DeviceVerifyPath, deviceVerify(st, users.GetUserByUsername(username).ID))
 		hs.Config.Handler = mux
+	} else {
+		hs.Config.Handler = exampleop.SetupServer(issuer, ops, nil, false)
 	}
 	hs.Config.ErrorLog = quietLog
 	hs.Start()
@@ -112,7 +123,7 @@ func StartZitadel(o Options) (*Server, error) {
 	if device {
 		s.Grants = []string{oauth.GrantDeviceCode}
 		s.DeviceAuthorization, s.DeviceVerify = hs.URL+"/device_authorization", hs.URL+DeviceVerifyPath
-		s.Notes[0] = "zitadel/oidc v3.52.0 example OP (exampleop.SetupServer, storage.NewStorageWithClients), storage.DeviceClient clients (device_code grant only)"
+		s.Notes[0] = "zitadel/oidc v3.52.0 op.NewProvider with exampleop's configuration but a device code lifetime of " + deviceLifetime.String() + ", over storage.NewStorageWithClients, storage.DeviceClient clients (device_code grant only)"
 		s.Notes = append(s.Notes, "device decisions: "+DeviceVerifyPath+" calls the storage's CompleteDeviceAuthorization (subject: the ID of "+username+") or DenyDeviceAuthorization, as the example's /device/confirm does")
 	}
 	s.Codes = &ZitadelLogin{Base: hs.URL, Username: username, Password: "verysecure", HTTP: hs.Client()}
@@ -158,6 +169,35 @@ func (s *clientKeyStorage) GetClientByClientID(ctx context.Context, clientID str
 type privateKeyJWTClient struct{ op.Client }
 
 func (privateKeyJWTClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethodPrivateKeyJWT }
+
+// deviceLifetime is the device variant's device code lifetime: under the
+// harness's 30 s expiry wait, and long enough for the other device rules'
+// three polls 5 s apart.
+const deviceLifetime = 20 * time.Second
+
+// deviceOP is the OP exampleop.SetupServer makes (exampleop's newOP: the
+// same op.Config and options), except for DeviceAuthorization.Lifetime,
+// which the example fixes at 5 minutes and offers no option for.
+func deviceOP(issuer string, st op.Storage) (*op.Provider, error) {
+	cfg := &op.Config{
+		CryptoKey:                sha256.Sum256([]byte("test")),
+		CryptoKeyId:              "key1",
+		DefaultLogoutRedirectURI: "/logged-out",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		AuthMethodPrivateKeyJWT:  true,
+		GrantTypeRefreshToken:    true,
+		RequestObjectSupported:   true,
+		SupportedUILocales:       []language.Tag{language.English},
+		DeviceAuthorization: op.DeviceAuthorizationConfig{
+			Lifetime:     deviceLifetime,
+			PollInterval: 5 * time.Second,
+			UserFormPath: "/device",
+			UserCode:     op.UserCodeBase20,
+		},
+	}
+	return op.NewProvider(cfg, st, op.StaticIssuer(issuer), op.WithAllowInsecure(), op.WithCustomAuthEndpoint(op.NewEndpoint("auth")))
+}
 
 // DeviceVerifyPath is the zitadel device variant's test verification
 // endpoint (DEVICE_VERIFY_URL): a form POST of user_code and
