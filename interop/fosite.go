@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"tokenharness/internal/codes"
+	"tokenharness/internal/oauth"
 	"tokenharness/internal/rules"
 )
 
@@ -27,8 +30,31 @@ const redirectURI = "http://127.0.0.1:8080" + callbackPath
 // with an /oauth/authorize endpoint that approves every request and grants
 // every requested scope. Under oauth21 it enforces PKCE (Config.EnforcePKCE).
 // Public clients are fosite.DefaultClient{Public: true}, without a secret.
+//
+// VariantJWT registers the clients as fosite.DefaultOpenIDConnectClient with
+// TokenEndpointAuthMethod "private_key_jwt", alg ES256 and the public key of
+// ES256KeyFile (use "sig"); Config.TokenURL, the "aud" fosite requires, is
+// the token endpoint URL. They have the client_credentials grant only, the
+// machine client private_key_jwt is mostly for: with codes, every one of
+// the 16 racers of the code race rule first has its assertion's jti
+// recorded by MemoryStore.SetClientAssertionJWT, which scans every jti
+// recorded so far under one mutex, so the racers reach the code lookup
+// one by one and fosite's code race (see the fosite rows) is caught in
+// some runs only -- a verdict that comes and goes. fosite v0.49.0 has no
+// device authorization grant.
 func StartFosite(o Options) (*Server, error) {
 	p := o.Profile
+	if o.Variant != "" && o.Variant != VariantJWT {
+		return nil, fmt.Errorf("fosite v0.49.0 has no %s variant", o.Variant)
+	}
+	var jwks *jose.JSONWebKeySet
+	if o.Variant == VariantJWT {
+		pub, err := publicJWK(ES256KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		jwks = &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, Use: "sig", Algorithm: "ES256"}}}
+	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -46,12 +72,12 @@ func StartFosite(o Options) (*Server, error) {
 	store := &copyingStore{MemoryStore: mem}
 	for _, c := range []Client{client1, client2} {
 		var h []byte
-		if !o.Public {
+		if !o.Public && jwks == nil {
 			if h, err = bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost); err != nil {
 				return nil, err
 			}
 		}
-		mem.Clients[c.ID] = &fosite.DefaultClient{
+		dc := &fosite.DefaultClient{
 			ID:            c.ID,
 			Secret:        h,
 			Public:        o.Public,
@@ -59,6 +85,18 @@ func StartFosite(o Options) (*Server, error) {
 			ResponseTypes: []string{"code"},
 			GrantTypes:    []string{"authorization_code", "refresh_token"},
 			Scopes:        []string{"read", "offline"},
+		}
+		if jwks != nil {
+			dc.GrantTypes = []string{"client_credentials"}
+		}
+		mem.Clients[c.ID] = dc
+		if jwks != nil {
+			mem.Clients[c.ID] = &fosite.DefaultOpenIDConnectClient{
+				DefaultClient:                     dc,
+				JSONWebKeys:                       jwks,
+				TokenEndpointAuthMethod:           "private_key_jwt",
+				TokenEndpointAuthSigningAlgorithm: "ES256",
+			}
 		}
 	}
 	provider := compose.ComposeAllEnabled(cfg, store, key)
@@ -104,14 +142,20 @@ func StartFosite(o Options) (*Server, error) {
 		provider.WriteAccessResponse(ctx, w, ar, resp)
 	})
 	srv := serve(mux)
+	cfg.TokenURL = srv.URL + "/oauth/token"
 	s := &Server{
-		Name: name("fosite", o), Profile: p, Public: o.Public, Base: srv.URL, Token: srv.URL + "/oauth/token",
+		Name: name("fosite", o), Profile: p, Public: o.Public, Base: srv.URL, Token: cfg.TokenURL,
 		Client: client1, Client2: client2, RedirectURI: redirectURI,
 		// fosite issues a refresh token only for the "offline" scope.
 		Scope: "read offline",
 		Notes: []string{"ory/fosite v0.49.0 compose.ComposeAllEnabled, storage.MemoryStore returning copies, bcrypt cost 4",
 			"EnforcePKCE=" + map[bool]string{true: "true", false: "false"}[cfg.EnforcePKCE]},
 		srv: srv,
+	}
+	if jwks != nil {
+		s.JWTKeyFile = ES256KeyFile
+		s.Grants = []string{oauth.GrantClientCredentials}
+		s.Notes = append(s.Notes, "clients: DefaultOpenIDConnectClient, private_key_jwt ES256 with the public key of "+ES256KeyFile+"; Config.TokenURL "+cfg.TokenURL)
 	}
 	s.Codes = codes.Authorize(srv.URL+"/oauth/authorize", srv.Client())
 	return s, nil

@@ -66,7 +66,7 @@ func selected(name string) bool {
 // start starts server name for profile p and returns a runner for it.
 func start(t testing.TB, run Run, p rules.Profile) (*Server, *conform.Runner) {
 	t.Helper()
-	s, err := run.Start(Options{Profile: p, Public: run.Public})
+	s, err := run.Start(Options{Profile: p, Public: run.Public, Variant: run.Variant})
 	if err != nil {
 		t.Fatal(err)
 	}
