@@ -282,6 +282,9 @@ func TestLoadPageFlags(t *testing.T) {
 		{"groups where the server did not rotate", func(l *reports.Load) {
 			l.Correctness.RaceWinners = map[string]uint64{"1": 10, "4-not-rotated": 5}
 		}, []string{"4 winners (not rotated)", "1 winner", `Groups marked &#34;not rotated&#34;`}},
+		{"DPoP binding counted where proofs were sent", func(l *reports.Load) {
+			l.Correctness.DPoPBound, l.Correctness.DPoPNotBound = 90, 10
+		}, []string{"<tr><td>DPoP-bound access tokens", `<tr class="bad"><td>DPoP proofs answered unbound`}},
 		{"unmeasured threshold", func(l *reports.Load) {
 			l.Thresholds = append(l.Thresholds, reports.Threshold{Name: "recovery_s", Limit: 10, Observed: -1})
 		}, []string{"not measured"}},

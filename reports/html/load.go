@@ -290,6 +290,16 @@ func correctness(c reports.Correctness) (rows []countRow, hasRace bool, text str
 		row("multi-winner race groups", c.MultiWinnerGroups, "one refresh token honoured by more than one concurrent request"),
 		row("token pool exhausted", c.PoolExhausted, "a request found no refresh token to use"),
 	}
+	if c.DPoPBound+c.DPoPNotBound > 0 {
+		// Counted for runs that sent DPoP proofs (m2m with DPOP=true);
+		// an unbound token is a fault only beside bound ones (RFC 9449 §5
+		// lets a server ignore DPoP), which dpop_unbound_tokens judges.
+		bound := row("DPoP-bound access tokens", c.DPoPBound, "token_type DPoP for a proofed request")
+		bound.Bad = false
+		unbound := row("DPoP proofs answered unbound", c.DPoPNotBound, "a proofed request answered with another token_type")
+		unbound.Bad = c.DPoPNotBound > 0 && c.DPoPBound > 0
+		rows = append(rows, bound, unbound)
+	}
 	hasRace = c.RaceGroups > 0 || len(c.RaceWinners) > 0
 	if hasRace {
 		text = fmt.Sprintf("%s race %s: concurrent refreshes of one refresh token. Exactly one winner per group is correct; %s had more than one.",
