@@ -42,13 +42,20 @@ func rulesCmd(args []string) int {
 		fmt.Fprintf(w, "%s\t%s\t%s\tQUIRKS=%s (%s)\n", r.ID, r.Level, strings.Join(ps, ","), r.ID, kind)
 		n++
 	}
-	fmt.Fprintln(w, "\nVARIATION (legal; must stay green)\t\tPROFILES\tMOCK SWITCH")
+	fmt.Fprintln(w, "\nVARIATION (legal; must stay green)\t\tPROFILES\tSWITCH")
 	for _, v := range rules.Variations() {
 		var ps []string
 		for _, p := range v.Profiles {
 			ps = append(ps, string(p))
 		}
-		fmt.Fprintf(w, "%s\t\t%s\tQUIRKS=%s\n", v.ID, strings.Join(ps, ","), v.ID)
+		// A client variation changes what the harness sends (a JWT
+		// client's assertions), so QUIRKS switches it in the harness, not
+		// the mock.
+		who := "mock"
+		if v.Client {
+			who = "harness"
+		}
+		fmt.Fprintf(w, "%s\t\t%s\tQUIRKS=%s (%s)\n", v.ID, strings.Join(ps, ","), v.ID, who)
 	}
 	if err := w.Flush(); err != nil {
 		return exitConfig
