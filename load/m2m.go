@@ -130,8 +130,8 @@ func newCCRequests(e Endpoint, scope string, clients []Credential, assertions bo
 		switch {
 		case assertions: // private_key_jwt (RFC 7523 §2.2); client_id helps servers find the key
 			b = appendParam(b, oauth.ParamClientID, c.ID)
-			b = appendParam(b, paramAssertionType, assertionType)
-			b = append(b, "&"+paramAssertion+"="...)
+			b = appendParam(b, oauth.ParamClientAssertionType, oauth.ClientAssertionTypeJWT)
+			b = append(b, "&"+oauth.ParamClientAssertion+"="...)
 		case e.Auth == oauth.AuthPost:
 			b = appendParam(b, oauth.ParamClientID, c.ID)
 			b = appendParam(b, oauth.ParamClientSecret, c.Secret)
@@ -163,13 +163,9 @@ func (r *ccRequests) signedTarget(i int, assertion, proof string) vegeta.Target 
 	return vegeta.Target{Method: http.MethodPost, URL: r.urls[i], Header: h, Body: body}
 }
 
-// Wire names of private_key_jwt and DPoP (RFC 7523 §2.2, RFC 9449 §4.1).
-const (
-	paramAssertionType = "client_assertion_type"
-	paramAssertion     = "client_assertion"
-	assertionType      = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-	headerDPoP         = "Dpop" // canonical form of "DPoP"
-)
+// headerDPoP is the DPoP header's canonical form, as vegeta's targets set
+// headers directly in the map.
+var headerDPoP = http.CanonicalHeaderKey(oauth.HeaderDPoP)
 
 // fragClient marks an m2m request: the client's index follows.
 const fragClient = "#m="

@@ -128,11 +128,11 @@ func (f *fakeCC) token(w http.ResponseWriter, r *http.Request) {
 	var id string
 	if f.assertionKey != nil {
 		id = form.Get(oauth.ParamClientID)
-		if form.Get(paramAssertionType) != jwtsign.AssertionType || r.Header.Get(oauth.HeaderAuthorization) != "" {
+		if form.Get(oauth.ParamClientAssertionType) != jwtsign.AssertionType || r.Header.Get(oauth.HeaderAuthorization) != "" {
 			f.reject(w, 401, "invalid_client", "not a private_key_jwt request")
 			return
 		}
-		c, _, err := verify(form.Get(paramAssertion), f.assertionKey)
+		c, _, err := verify(form.Get(oauth.ParamClientAssertion), f.assertionKey)
 		if err == nil && (c["iss"] != id || c["sub"] != id || c["aud"] != f.url) {
 			err = fmt.Errorf("iss %v sub %v aud %v for client %s", c["iss"], c["sub"], c["aud"], id)
 		}

@@ -940,7 +940,7 @@ func (c *capture) read(r *vegeta.Result) (annotation, requestKind, int) {
 		}
 	}
 	if kind == kindClient && an.Class == ClassOK && c.tg.dpop {
-		if tt, _ := jsonString(r.Body, oauth.ParamTokenType); strings.EqualFold(tt, "DPoP") {
+		if tt, _ := jsonString(r.Body, oauth.ParamTokenType); strings.EqualFold(tt, oauth.TokenTypeDPoP) {
 			an.Notes |= NoteDPoPBound
 		} else {
 			an.Notes |= NoteDPoPNotBound

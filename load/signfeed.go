@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -114,12 +113,10 @@ func newSignFeed(s *Signing, tokenURL string, clients []Credential, total uint64
 	capacity := min(max(int(rate*lead.Seconds()), minSignAhead), maxSignAhead)
 	capacity = int(min(uint64(capacity), max(total, 1)))
 
-	u, err := url.Parse(tokenURL)
+	htu, err := jwtsign.ProofURL(tokenURL)
 	if err != nil {
 		return nil, fmt.Errorf("load: token URL: %w", err)
 	}
-	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
-	htu := u.String() // RFC 9449 §4.2: htu without query and fragment
 	aud := s.Audience
 	if aud == "" {
 		aud = htu

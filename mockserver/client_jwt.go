@@ -23,11 +23,7 @@ import (
 // §9): private_key_jwt for clients that registered public keys (jwt_keys),
 // client_secret_jwt for clients with a secret. This is the mock's own
 // verification, on go-jose; it shares nothing with the harness's signing
-// (internal/jwtsign) beyond the wire vocabulary.
-
-// assertionType is client_assertion_type for a JWT (RFC 7523 §2.2),
-// spelt out here rather than taken from the harness.
-const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// (internal/jwtsign) beyond the wire vocabulary (internal/oauth).
 
 // assertionSkew is the clock skew allowed on exp (RFC 7523 §3 item 4).
 const assertionSkew = 30 * time.Second
@@ -126,8 +122,8 @@ func (s *Server) authenticateJWT(r *http.Request, form map[string]string, q quir
 		}
 	}
 	bad := func(desc string) (*Client, *reply) { return nil, s.invalidClient(false, q, desc) }
-	if form[oauth.ParamClientAssertionType] != assertionType {
-		return bad("client_assertion_type must be " + assertionType)
+	if form[oauth.ParamClientAssertionType] != oauth.ClientAssertionTypeJWT {
+		return bad("client_assertion_type must be " + oauth.ClientAssertionTypeJWT)
 	}
 	tok := form[oauth.ParamClientAssertion]
 	// The fault takes an unsecured JWT (alg "none") as it comes; go-jose
@@ -186,7 +182,7 @@ func (s *Server) authenticateJWT(r *http.Request, form map[string]string, q quir
 			method = oauth.AuthPrivateKeyJWT
 		}
 		if !skipSig {
-			if err := verifyWith(c, jws, method); err != nil {
+			if err := s.verifyWith(c, jws, method); err != nil {
 				return bad(err.Error())
 			}
 		}
@@ -223,7 +219,7 @@ func (s *Server) authenticateJWT(r *http.Request, form map[string]string, q quir
 }
 
 // verifyWith checks jws's signature with c's keys or MAC secret.
-func verifyWith(c *Client, jws *jose.JSONWebSignature, m oauth.AuthMethod) error {
+func (s *Server) verifyWith(c *Client, jws *jose.JSONWebSignature, m oauth.AuthMethod) error {
 	if m == oauth.AuthSecretJWT {
 		if c.Secret == "" {
 			return errors.New("client " + c.ID + " has no secret to check a MAC with")
@@ -233,11 +229,7 @@ func verifyWith(c *Client, jws *jose.JSONWebSignature, m oauth.AuthMethod) error
 		}
 		return nil
 	}
-	keys, err := c.publicKeys()
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
+	for _, k := range s.jwtKeys[c.ID] {
 		if _, err := jws.Verify(k); err == nil {
 			return nil
 		}

@@ -218,6 +218,9 @@ func (c Client) validate() error {
 			if len(c.JWTKeys) == 0 {
 				return errors.New("auth method private_key_jwt needs jwt_keys: list the PEM public keys the client signs with")
 			}
+			if _, err := c.publicKeys(); err != nil {
+				return err
+			}
 		case (m == oauth.AuthNone) != (c.Secret == ""):
 			return fmt.Errorf("auth method %s does not fit a client %s a secret: public clients use none, confidential ones client_secret_basic|client_secret_post|client_secret_jwt (or private_key_jwt with jwt_keys)", m, map[bool]string{true: "with", false: "without"}[c.Secret != ""])
 		}

@@ -86,29 +86,10 @@ func nonceMode(q quirkSet) bool {
 	return q.On(rules.VarDPoPNonce.ID) || q.On(rules.DPoPNonce.ID) || q.On(rules.DPoPNonceMismatch.ID)
 }
 
-// checkDPoP verifies the request's DPoP proof (RFC 9449 §4.3), if any, and
-// a refresh token's binding to the key (§5). It returns nil and nil for a
-// request without a proof that needs none.
-func (s *Server) checkDPoP(r *http.Request, form map[string]string, grant string, q quirkSet) (*dpopProof, *reply) {
-	dp, rep := s.verifyDPoP(r, q)
-	if rep != nil {
-		return nil, rep
-	}
-	if grant == oauth.GrantRefreshToken && !q.On(rules.DPoPRefreshBound.ID) {
-		// §5: "The binding MUST be validated when the refresh token is
-		// later presented to get new access tokens." The fault skips it.
-		if rg, ok := s.store.refresh.get(form[oauth.ParamRefreshToken]); ok {
-			rg.fam.mu.Lock()
-			bound := rg.fam.jkt
-			rg.fam.mu.Unlock()
-			if bound != "" && (dp == nil || dp.jkt != bound) {
-				return nil, fail(oauth.ErrInvalidGrant, "refresh token is bound to another DPoP key: send a proof of the key it was issued with")
-			}
-		}
-	}
-	return dp, nil
-}
-
+// verifyDPoP verifies the request's DPoP proof (RFC 9449 §4.3), if any. It
+// returns nil and nil for a request without a proof; a refresh token's
+// binding to the key (§5) is checked by refreshToken, which holds the
+// token's family.
 func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 	vs := r.Header.Values(oauth.HeaderDPoP)
 	if len(vs) == 0 {
@@ -129,7 +110,7 @@ func (s *Server) verifyDPoP(r *http.Request, q quirkSet) (*dpopProof, *reply) {
 		return nil, badProof("the DPoP proof header is not base64url JSON")
 	}
 	// §4.3 check 4: typ is dpop+jwt. The fault takes any typ.
-	if !strings.EqualFold(hdr.Typ, "dpop+jwt") && !q.On(rules.DPoPTyp.ID) {
+	if !strings.EqualFold(hdr.Typ, oauth.DPoPProofType) && !q.On(rules.DPoPTyp.ID) {
 		return nil, badProof("typ must be dpop+jwt")
 	}
 	// §4.3 check 5: an asymmetric algorithm, not none. The faults accept
@@ -263,11 +244,7 @@ func (s *Server) dpopIssued(dp *dpopProof, c *Client, rep *reply, q quirkSet) {
 	v, _ := rep.get(oauth.ParamRefreshToken)
 	if rt, ok := v.(string); ok && rt != "" {
 		if rg, ok := s.store.refresh.get(rt); ok {
-			rg.fam.mu.Lock()
-			if rg.fam.jkt == "" {
-				rg.fam.jkt = dp.jkt
-			}
-			rg.fam.mu.Unlock()
+			rg.fam.jkt.CompareAndSwap(nil, &dp.jkt)
 		}
 	}
 }

@@ -90,8 +90,11 @@ type Server struct {
 	red        *redact.Redactor
 	store      *store
 	dpop       *dpopState
-	jtis       jtiSet      // used client assertion jtis (client_jwt.go)
-	device     deviceStore // device authorization sessions (device.go)
+	jtis       jtiSet // used client assertion jtis (client_jwt.go)
+	// jwtKeys are each private_key_jwt client's parsed jwt_keys, read once
+	// here rather than on every assertion.
+	jwtKeys map[string][]any
+	device  deviceStore // device authorization sessions (device.go)
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -177,6 +180,16 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.clientQuirks = s.clientQuirks || len(c.Quirks) > 0
 		s.red.Add(c.Secret)
 		s.red.AddBasic(c.ID, c.Secret)
+		if len(c.JWTKeys) > 0 {
+			keys, err := c.publicKeys() // Validate parsed them already
+			if err != nil {
+				return nil, fmt.Errorf("mockserver: client %s: %w", c.ID, err)
+			}
+			if s.jwtKeys == nil {
+				s.jwtKeys = map[string][]any{}
+			}
+			s.jwtKeys[c.ID] = keys
+		}
 	}
 	s.red.Add(cfg.APIKey)
 	if o.janitor > 0 {

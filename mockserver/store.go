@@ -124,8 +124,9 @@ type family struct {
 	// forgets the family after it.
 	expires time.Time
 	// jkt is the DPoP key thumbprint a public client's refresh tokens are
-	// bound to (RFC 9449 §5); "" when unbound. See dpop.go.
-	jkt string
+	// bound to (RFC 9449 §5); nil when unbound. Set once, by the first
+	// proofed response (dpop.go), and read without the family's lock.
+	jkt atomic.Pointer[string]
 }
 
 // maxRetired bounds the rotated-out tokens remembered per family. A token

@@ -58,12 +58,12 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 		rep.grant = grant
 		return rep, form[oauth.ParamClientID]
 	}
-	dp, rep := s.checkDPoP(r, form, grant, q)
+	dp, rep := s.verifyDPoP(r, q)
 	if rep != nil {
 		rep.grant = grant
 		return rep, form[oauth.ParamClientID]
 	}
-	rep = s.grant(r, c, form, grant, hasGrant, q)
+	rep = s.grant(r, c, form, grant, hasGrant, dp, q)
 	s.dpopIssued(dp, c, rep, q)
 	rep.grant = grant
 	if c != nil {
@@ -74,7 +74,7 @@ func (s *Server) token(r *http.Request, body []byte, tooLarge bool, readErr erro
 
 // grant checks the API key and the grant type, then runs the grant for
 // client c (nil only under the CLIENT-IDENTIFIED and REFRESH-CLIENT-AUTH faults).
-func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant string, hasGrant bool, q quirkSet) *reply {
+func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant string, hasGrant bool, dp *dpopProof, q quirkSet) *reply {
 	if s.cfg.APIKey != "" && !q.On(rules.DressipiAPIKey.ID) {
 		// dressipi Security: "API Key Header parameter name x-api-key".
 		key := r.Header.Get("X-Api-Key")
@@ -118,7 +118,7 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 	case oauth.GrantDeviceCode:
 		return s.deviceToken(c, form, q)
 	}
-	return s.refreshToken(c, form, q)
+	return s.refreshToken(c, form, dp, q)
 }
 
 // authenticate identifies the client (RFC 6749 §2.3). A nil client with a
@@ -440,7 +440,7 @@ func pkceMatches(method, challenge, verifier string) bool {
 
 // refreshToken is the refresh_token grant (RFC 6749 §6) with rotation and
 // reuse detection (RFC 9700 §4.14.2).
-func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *reply {
+func (s *Server) refreshToken(c *Client, form map[string]string, dp *dpopProof, q quirkSet) *reply {
 	token, has := form[oauth.ParamRefreshToken]
 	if !has {
 		return fail(oauth.ErrInvalidRequest, "refresh_token is missing")
@@ -471,6 +471,11 @@ func (s *Server) refreshToken(c *Client, form map[string]string, q quirkSet) *re
 		return fail(oauth.ErrInvalidRequest, "invalid request")
 	}
 	fam := rg.fam
+	// RFC 9449 §5: "The binding MUST be validated when the refresh token is
+	// later presented to get new access tokens." The fault skips it.
+	if bound := fam.jkt.Load(); bound != nil && (dp == nil || dp.jkt != *bound) && !q.On(rules.DPoPRefreshBound.ID) {
+		return fail(oauth.ErrInvalidGrant, "refresh token is bound to another DPoP key: send a proof of the key it was issued with")
+	}
 	if fam.revoked.Load() {
 		return fail(oauth.ErrInvalidGrant, "refresh token was revoked")
 	}

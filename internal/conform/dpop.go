@@ -1,8 +1,6 @@
 package conform
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
 	"net/http"
@@ -32,7 +30,10 @@ func newDPoPKeys(cfg target.Config) (*dpopKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// Another key of the same type (jwt.go's wrongKey): a proof it signs
+	// fails on its signature alone, not on an algorithm that does not fit
+	// the jwk it names.
+	o, err := wrongKey(k.Private)
 	if err != nil {
 		return nil, err
 	}
@@ -42,19 +43,18 @@ func newDPoPKeys(cfg target.Config) (*dpopKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dpopKeys{key: k, other: jwtsign.Key{Alg: jose.ES256, Private: o},
+	return &dpopKeys{key: k, other: jwtsign.Key{Alg: k.Alg, Private: o},
 		hmac: jwtsign.Key{Alg: jose.HS256, Private: secret}, jwk: jwk}, nil
 }
 
 // proofURL is htu for the target: its URL without query and fragment
 // (RFC 9449 §4.2).
 func proofURL(target string) string {
-	u, err := url.Parse(target)
+	htu, err := jwtsign.ProofURL(target)
 	if err != nil {
 		return target
 	}
-	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
-	return u.String()
+	return htu
 }
 
 // wrongURL is htu naming another endpoint of the same server.

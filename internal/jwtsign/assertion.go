@@ -1,10 +1,14 @@
 package jwtsign
 
-import "time"
+import (
+	"time"
+
+	"tokenharness/internal/oauth"
+)
 
 // AssertionType is client_assertion_type for a JWT client assertion
 // (RFC 7523 §2.2).
-const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+const AssertionType = oauth.ClientAssertionTypeJWT
 
 // DefaultLifetime is how long a client assertion is valid for: short, as
 // RFC 7523 §3 lets a server reject long-lived assertions.

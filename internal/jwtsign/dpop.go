@@ -3,13 +3,27 @@ package jwtsign
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"net/url"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"tokenharness/internal/oauth"
 )
 
 // ProofType is the "typ" header of a DPoP proof (RFC 9449 §4.2).
-const ProofType = "dpop+jwt"
+const ProofType = oauth.DPoPProofType
+
+// ProofURL is a proof's htu for requests to target: the URL without its
+// query and fragment (RFC 9449 §4.2).
+func ProofURL(target string) (string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", err
+	}
+	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
+	return u.String(), nil
+}
 
 // Proof are the claims of a DPoP proof (RFC 9449 §4.2).
 type Proof struct {

@@ -11,6 +11,8 @@ const (
 	// TokenTypeDPoP is the token_type of a DPoP-bound access token (§5);
 	// token_type is case insensitive (RFC 6749 §5.1).
 	TokenTypeDPoP = "DPoP"
+	// DPoPProofType is a proof's "typ" header (§4.2).
+	DPoPProofType = "dpop+jwt"
 )
 
 // The RFC 9449 error codes of the token endpoint.

@@ -40,6 +40,10 @@ const (
 	ParamClientAssertionType = "client_assertion_type"
 )
 
+// ClientAssertionTypeJWT is client_assertion_type for a JWT client
+// assertion (RFC 7523 §2.2).
+const ClientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
 // Grant types this harness knows (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6).
 const (
 	GrantAuthorizationCode = "authorization_code"

@@ -40,6 +40,24 @@ type RaceResult struct {
 // byte from complete rather than still having its headers parsed.
 const settle = 2 * time.Millisecond
 
+// awaitRelease waits out the settle (or ctx) once every request but its
+// last bytes is sent, then runs the test hook that precedes the release;
+// both releases (last bytes over HTTP/1.1, END_STREAM frames over HTTP/2)
+// go through it.
+func (c *Client) awaitRelease(ctx context.Context) {
+	if ctx.Err() == nil {
+		t := time.NewTimer(settle)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if c.beforeRelease != nil {
+		c.beforeRelease()
+	}
+}
+
 // Race sends reqs so that they complete at the server together. When the
 // target speaks HTTP/2, every other call sends them as streams of one
 // connection and completes them all with one write (raceH2, Via ViaH2);
@@ -105,17 +123,7 @@ func (c *Client) Race(ctx context.Context, reqs []oauth.Request) RaceResult {
 			readers.Go(func() { c.read(r) })
 		}
 	}
-	if ctx.Err() == nil {
-		t := time.NewTimer(settle)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	if c.beforeRelease != nil {
-		c.beforeRelease()
-	}
+	c.awaitRelease(ctx)
 	res := RaceResult{Released: release(racers), Via: ViaHTTP1}
 	var first, last time.Time
 	for _, r := range racers {

@@ -254,17 +254,7 @@ func (c *Client) raceStreams(ctx context.Context, h *h2conn, racers []*racer) Ra
 	go h.readLoop()
 	res := RaceResult{Via: ViaH2}
 	if err == nil {
-		if ctx.Err() == nil {
-			t := time.NewTimer(settle)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		if c.beforeRelease != nil {
-			c.beforeRelease()
-		}
+		c.awaitRelease(ctx)
 		err = h.write(func(f *http2.Framer) error {
 			for i, r := range racers {
 				var last []byte
