@@ -127,6 +127,8 @@ func (a *analyzer) add(r *vegeta.Result, an annotation) {
 
 	failed := an.failed()
 	switch {
+	case an.Class == ClassPoolExhausted:
+		// Never sent: neither the server's success nor its failure.
 	case failed:
 		a.failures++
 		a.classes[an.Class]++
@@ -238,10 +240,10 @@ func (a *analyzer) fill(l *reports.Load) {
 	l.ErrorClasses = a.classes
 	l.Latency = a.lat.percentiles()
 	l.GeneratorLag = a.lag.percentiles()
-	if a.requests > 0 {
-		l.SuccessRatio = round3(float64(a.requests-a.failures) / float64(a.requests))
+	if a.sent > 0 {
+		l.SuccessRatio = round3(float64(a.sent-a.failures) / float64(a.sent))
 	}
-	l.Outcomes = reports.Outcomes{Succeeded: a.succeeded, UnexpectedFailures: a.failures}
+	l.Outcomes = reports.Outcomes{Succeeded: a.succeeded, UnexpectedFailures: a.failures, Unsent: a.exhausted}
 	for _, n := range a.expected {
 		l.Outcomes.ExpectedFailures += n
 	}
@@ -252,7 +254,7 @@ func (a *analyzer) fill(l *reports.Load) {
 		l.Rate = round3(float64(a.sent-1) / d)
 	}
 	if d := a.lastEnd.Sub(a.firstSend).Seconds(); d > 0 {
-		l.Throughput = round3(float64(a.requests-a.failures) / d)
+		l.Throughput = round3(float64(a.sent-a.failures) / d)
 	}
 
 	c := &l.Correctness

@@ -161,16 +161,23 @@ func judgeStep(rate float64, an *analyzer, scheduled uint64, p Params, maxLag ti
 	an.fill(&l)
 	st := reports.CapacityStep{Rate: rate, Requests: l.Requests, P99MS: l.Latency.P99, LagP99MS: l.GeneratorLag.P99,
 		UnexpectedFailures: l.Outcomes.UnexpectedFailures}
-	if l.Requests > 0 {
-		st.ErrorRate = round3(float64(st.UnexpectedFailures) / float64(l.Requests))
+	n := sent(&l)
+	if n > 0 {
+		st.ErrorRate = round3(float64(st.UnexpectedFailures) / float64(n))
 	}
 	switch {
 	case l.Requests < scheduled:
 		st.Why = fmt.Sprintf("only %d of %d scheduled requests were accounted for", l.Requests, scheduled)
+	case ratioOver(l.Outcomes.Unsent, l.Requests, maxUnsentShare):
+		// Not a measurement of the server at this rate: the pool, sized
+		// for the top rate at the probe's latency, ran dry because the
+		// server's latency grew. The rate is not shown to be sustained.
+		st.Why = fmt.Sprintf("%d of %d requests were never sent: no refresh token was idle, the server's latency having outgrown the pool of %d (raise CLIENTS to measure this rate)",
+			l.Outcomes.Unsent, l.Requests, p.Clients)
 	case st.P99MS > ms(p.SLOP99):
 		st.Why = fmt.Sprintf("p99 %.1f ms > %s", st.P99MS, p.SLOP99)
-	case ratioOver(st.UnexpectedFailures, l.Requests, p.SLOErrors):
-		st.Why = fmt.Sprintf("unexpected failures %d of %d > %g", st.UnexpectedFailures, l.Requests, p.SLOErrors)
+	case ratioOver(st.UnexpectedFailures, n, p.SLOErrors):
+		st.Why = fmt.Sprintf("unexpected failures %d of %d sent > %g", st.UnexpectedFailures, n, p.SLOErrors)
 	default:
 		st.Passed = true
 	}

@@ -35,7 +35,9 @@ const (
 	ClassConnCut      = probe.ClassConnCut // reset, cut, closed mid-exchange
 	ClassTransport    = probe.ClassTransport
 	// ClassPoolExhausted is a scheduled request that had no live token to
-	// send; it was not sent, and counts as a failure so a short pool shows.
+	// send. It was not sent, so it is the harness's shortfall, not the
+	// server's failure: it is counted as unsent, and too many make the run
+	// invalid (maxUnsentShare) rather than failing the server.
 	ClassPoolExhausted = "pool_exhausted"
 )
 
@@ -139,7 +141,9 @@ type annotation struct {
 	Lag   time.Duration // scheduled → actual send
 }
 
-func (a annotation) failed() bool { return a.Class != ClassOK && !a.Notes.Has(NoteRaceLoser) }
+func (a annotation) failed() bool {
+	return a.Class != ClassOK && a.Class != ClassPoolExhausted && !a.Notes.Has(NoteRaceLoser)
+}
 
 func (a annotation) encode() string {
 	b := make([]byte, 0, 64)

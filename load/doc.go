@@ -20,7 +20,8 @@
 //     p99 is too large is marked invalid;
 //   - workers are capped; the targeter never returns an error (that stops
 //     the attack): a missing token is a request marked pool_exhausted that
-//     never leaves the process;
+//     never leaves the process, counted as unsent rather than as the
+//     server's failure, and more than 1% unsent makes the run invalid;
 //   - results are classified by status and OAuth error, so a race loser's
 //     expected invalid_grant is not a failure;
 //   - results.bin is vegeta's gob format, readable by `vegeta report` and

@@ -144,7 +144,8 @@ func TestLive_MetricsDuringARun(t *testing.T) {
 			total, by := requestsTotal(end)
 			o := l.Outcomes
 			if uint64(total) != l.Requests || uint64(by[live.Succeeded]) != o.Succeeded ||
-				uint64(by[live.ExpectedFailure]) != o.ExpectedFailures || uint64(by[live.UnexpectedFailure]) != o.UnexpectedFailures {
+				uint64(by[live.ExpectedFailure]) != o.ExpectedFailures || uint64(by[live.UnexpectedFailure]) != o.UnexpectedFailures ||
+				uint64(by[live.Unsent]) != o.Unsent {
 				t.Errorf("metrics count %g requests %v; the report %d %+v", total, by, l.Requests, o)
 			}
 			var sent uint64

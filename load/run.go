@@ -576,12 +576,14 @@ func observe(rec *live.Recorder, j judged) {
 	}
 	outcome := live.Succeeded
 	switch {
+	case j.a.Class == ClassPoolExhausted:
+		outcome = live.Unsent
 	case j.a.failed():
 		outcome = live.UnexpectedFailure
 	case j.a.Class != ClassOK:
 		outcome = live.ExpectedFailure
 	}
-	rec.Observe(outcome, j.r.Code, j.a.Class, j.r.Latency, j.a.Lag, j.a.Class != ClassPoolExhausted)
+	rec.Observe(outcome, j.r.Code, j.a.Class, j.r.Latency, j.a.Lag)
 }
 
 func newAttacker(cfg Config, p Params) *vegeta.Attacker {
@@ -644,14 +646,41 @@ func (k *kneeStop) broken(ws windowStats) bool {
 	return k.run >= 2
 }
 
-// finish computes the profile's own figures, checks the generator kept
-// its schedule, and judges the thresholds.
+// maxUnsentShare is the share of its schedule a run may leave unsent (no
+// idle refresh token when a request was due) and still be judged. It
+// matches the generator-lag check, which is judged at p99 and so also
+// lets 1% of requests go off schedule unseen.
+const maxUnsentShare = 0.01
+
+// unsentWhy says why a run that left more than maxUnsentShare of its
+// schedule unsent cannot be judged: the requests it did not send are the
+// slowest part of the run (their tokens were all still in flight), so its
+// latency would understate the truth and its error rate would be over
+// what was left. "" when the run sent enough.
+func unsentWhy(l *reports.Load) string {
+	u := l.Outcomes.Unsent
+	if l.Requests == 0 || !ratioOver(u, l.Requests, maxUnsentShare) {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d scheduled requests (%.1f%%) were never sent: the pool of %d refresh tokens had none idle when they were due, "+
+		"as refreshes took longer under load than when it was sized; their latency is unmeasured, so the run cannot be judged (raise CLIENTS)",
+		u, l.Requests, 100*float64(u)/float64(l.Requests), l.Params.Clients)
+}
+
+// finish computes the profile's own figures, checks the harness sent its
+// schedule and the generator kept it, and judges the thresholds.
 func finish(l *reports.Load, pr Profile, p Params, ths []Threshold, maxLag time.Duration) {
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag
 	}
 	// A capacity search judges each step on its latency from the intended
 	// send time, lag included, and records each step's lag as evidence.
+	// A capacity search judges each step on what it left unsent too
+	// (judgeStep): a step whose pool ran dry is a rate not sustained.
+	if why := unsentWhy(l); why != "" && l.Valid && !pr.Search {
+		l.Valid = false
+		l.InvalidWhy = why
+	}
 	if lag := l.GeneratorLag.P99; l.Valid && !pr.Search && lag > ms(maxLag) {
 		l.Valid = false
 		l.InvalidWhy = fmt.Sprintf("generator lag p99 %.1f ms > %s: the generator could not keep the schedule, so latency understates the truth (lower RATE, raise WORKERS, or split with SHARD=i/n)", lag, maxLag)

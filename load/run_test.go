@@ -165,6 +165,9 @@ func TestRun_CorrectnessFailures(t *testing.T) {
 	}
 }
 
+// A pool too small for the server's latency is the harness's shortfall:
+// the requests it could not send are counted as unsent, never as the
+// server's failures, and the run is invalid (exit 2), not failed.
 func TestRun_PoolExhaustionIsCountedNotSilent(t *testing.T) {
 	t.Parallel()
 	srv := newFakeAS(t, &fakeAS{rotate: true, delay: 30 * time.Millisecond})
@@ -175,11 +178,31 @@ func TestRun_PoolExhaustionIsCountedNotSilent(t *testing.T) {
 		t.Errorf("requests = %d, want all %d scheduled (exhaustion must not stop the attack)", l.Requests, want)
 	}
 	c := l.Correctness.PoolExhausted
-	if c == 0 || l.ErrorClasses[ClassPoolExhausted] != c {
-		t.Errorf("pool_exhausted = %d, error class = %d; want equal and > 0", c, l.ErrorClasses[ClassPoolExhausted])
+	if c == 0 || l.Outcomes.Unsent != c {
+		t.Errorf("pool_exhausted = %d, outcomes.unsent = %d; want equal and > 0", c, l.Outcomes.Unsent)
 	}
-	if l.Verdict != reports.VerdictFail {
-		t.Errorf("verdict = %s, want fail (error rate)", l.Verdict)
+	if n := l.ErrorClasses[ClassPoolExhausted]; n != 0 || l.Outcomes.UnexpectedFailures != 0 {
+		t.Errorf("unsent requests counted as the server's failures: class %d, unexpected %d", n, l.Outcomes.UnexpectedFailures)
+	}
+	if o := l.Outcomes; o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures+o.Unsent != l.Requests {
+		t.Errorf("outcomes %+v do not add up to %d requests", o, l.Requests)
+	}
+	if l.Valid || l.Verdict != reports.VerdictError || !strings.Contains(l.InvalidWhy, "raise CLIENTS") {
+		t.Errorf("valid %v, verdict %s (%q); want an invalid run (error) that says to raise CLIENTS", l.Valid, l.Verdict, l.InvalidWhy)
+	}
+}
+
+// Up to maxUnsentShare of the schedule may go unsent, exactly at the
+// limit included; one request more makes the run unjudgeable.
+func TestUnsentWhy_LimitIsExact(t *testing.T) {
+	for _, tt := range []struct {
+		unsent uint64
+		want   bool
+	}{{0, false}, {10, false}, {11, true}} {
+		l := &reports.Load{Requests: 1000, Outcomes: reports.Outcomes{Unsent: tt.unsent}}
+		if got := unsentWhy(l) != ""; got != tt.want {
+			t.Errorf("%d of 1000 unsent: invalid %v, want %v (%q)", tt.unsent, got, tt.want, unsentWhy(l))
+		}
 	}
 }
 

@@ -164,17 +164,24 @@ var (
 			}
 			return observed(exactDecimal(l.Latency.P99), "over %d requests sent", sent(l))
 		}}
-	ErrorRate = Metric{Name: "error_rate", Doc: "share of requests that failed unexpectedly (expected race losers excluded)",
+	ErrorRate = Metric{Name: "error_rate", Doc: "share of requests sent that failed unexpectedly (expected race losers excluded)",
 		Observe: func(l *reports.Load) Observation {
 			o := l.Outcomes
 			if l.Requests == 0 {
 				return inconclusive("no request was scheduled")
 			}
-			why := fmt.Sprintf("%d of %d requests failed unexpectedly", o.UnexpectedFailures, l.Requests)
+			n := sent(l)
+			if n == 0 {
+				return inconclusive("no request was sent")
+			}
+			why := fmt.Sprintf("%d of %d requests sent failed unexpectedly", o.UnexpectedFailures, n)
 			if o.ExpectedFailures > 0 {
 				why += fmt.Sprintf("; %d expected failures (race losers) are not counted", o.ExpectedFailures)
 			}
-			return observed(frac(o.UnexpectedFailures, l.Requests), "%s", why)
+			if u := l.Requests - n; u > 0 {
+				why += fmt.Sprintf("; %d scheduled requests were never sent (the token pool was empty)", u)
+			}
+			return observed(frac(o.UnexpectedFailures, n), "%s", why)
 		}}
 	RaceWinners = Metric{Name: "race_winners", Correctness: true, Profiles: []string{"rotation-race"},
 		Doc:     "most refreshes of one token that succeeded in any race group where the server rotated",

@@ -251,6 +251,11 @@ func (s *Server) deviceToken(c *Client, form map[string]string, q quirkSet) *rep
 	// the device authorization session has concluded." The fault keeps
 	// the session going.
 	if !now.Before(g.expires) && !q.On(rules.DeviceExpired.ID) {
+		if q.On(rules.VarDeviceExpiredInvalidGrant.ID) {
+			// The variation: RFC 6749 §5.2's invalid_grant, whose
+			// definition covers an expired grant.
+			return fail(oauth.ErrInvalidGrant, "device_code has expired")
+		}
 		return fail(oauth.ErrExpiredToken, "device_code has expired")
 	}
 	early := g.polls > 0 && now.Sub(g.last) < g.interval-slowDownTolerance

@@ -75,6 +75,11 @@ var deviceCases = map[rules.ID]quirkCase{
 		h.clock.Advance(time.Second)
 		return first + ", " + h.devicePoll(d.str("device_code")).summary()
 	}, "400 authorization_pending, 400 authorization_pending"},
+	rules.VarDeviceExpiredInvalidGrant.ID: {rules.RFC6749, nil, func(h *harness) string {
+		d := h.deviceAuthorize()
+		h.clock.Advance(time.Minute)
+		return h.devicePoll(d.str("device_code")).summary()
+	}, "400 expired_token"},
 	rules.VarDeviceNoInterval.ID: {rules.RFC6749, nil, func(h *harness) string {
 		d := h.deviceAuthorize()
 		return d.summary() + " interval=" + d.body[strings.Index(d.body, `"expires_in"`):]

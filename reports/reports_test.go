@@ -184,6 +184,12 @@ func TestLoadValidate(t *testing.T) {
 		{"outcomes that do not add up", func(l *reports.Load) {
 			l.Outcomes = reports.Outcomes{Succeeded: l.Requests, UnexpectedFailures: 1}
 		}, "outcomes add up to"},
+		{"unsent requests counted too", func(l *reports.Load) {
+			l.Outcomes = reports.Outcomes{Succeeded: l.Requests - 1, Unsent: 1}
+		}, ""},
+		{"unsent requests not counted", func(l *reports.Load) {
+			l.Outcomes = reports.Outcomes{Succeeded: l.Requests - 1}
+		}, "outcomes add up to"},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
 			t.Parallel()

@@ -272,8 +272,12 @@ type Outcomes struct {
 	ExpectedFailures uint64            `json:"expected_failures"`
 	ExpectedClasses  map[string]uint64 `json:"expected_classes,omitempty"`
 	// UnexpectedFailures are all other failures; ErrorClasses breaks them
-	// down. error_rate is UnexpectedFailures / Requests.
+	// down. error_rate is UnexpectedFailures over the requests sent.
 	UnexpectedFailures uint64 `json:"unexpected_failures"`
+	// Unsent are scheduled requests that never left the harness: the
+	// token pool had no idle token when they were due (pool_exhausted).
+	// They judge the harness's pool, not the server.
+	Unsent uint64 `json:"unsent"`
 }
 
 // Knee is the highest rate that met the SLO in a ramp.

@@ -156,11 +156,11 @@ func (l *Load) Validate() error {
 	if !l.Valid && l.InvalidWhy == "" && l.Verdict != VerdictError {
 		p.addf("valid is false but invalid_why is empty: say why the run is invalid, or set valid")
 	}
-	if o := l.Outcomes; o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures > 0 || len(o.ExpectedClasses) > 0 {
+	if o := l.Outcomes; o.Succeeded+o.ExpectedFailures+o.UnexpectedFailures+o.Unsent > 0 || len(o.ExpectedClasses) > 0 {
 		// Reports written before outcomes existed have none; any report
 		// that has them accounts for every request exactly once.
-		if n := o.Succeeded + o.ExpectedFailures + o.UnexpectedFailures; n != l.Requests {
-			p.addf("outcomes add up to %d requests, not %d: succeeded + expected_failures + unexpected_failures must be requests", n, l.Requests)
+		if n := o.Succeeded + o.ExpectedFailures + o.UnexpectedFailures + o.Unsent; n != l.Requests {
+			p.addf("outcomes add up to %d requests, not %d: succeeded + expected_failures + unexpected_failures + unsent must be requests", n, l.Requests)
 		}
 	}
 	if c := l.Capacity; c != nil {

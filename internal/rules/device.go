@@ -385,7 +385,7 @@ var (
 	DeviceExpired = Rule{
 		ID: "RFC8628-3.5-EXPIRED-TOKEN", Level: MUST,
 		Source:   rfc8628("3.5", `expired_token The "device_code" has expired, and the device authorization session has concluded.`),
-		Summary:  "a device code polled after its expires_in, the user never having acted, gets expired_token",
+		Summary:  "a device code polled after its expires_in, the user never having acted, gets expired_token (or invalid_grant, RFC 6749's code for an expired grant)",
 		Profiles: deviceProfiles, Needs: []Need{NeedGrantDevice, NeedDeviceAuthorization},
 		Flow: func(ctx context.Context, e Env) Outcome {
 			s, _, o := deviceStart(ctx, e)
@@ -422,7 +422,11 @@ var (
 			out.Note = s.Note()
 			return out
 		},
-		Expect: []Check{Rejected(oauth.ErrExpiredToken)},
+		// RFC 8628 offers expired_token beside RFC 6749 §5.2's codes, and
+		// invalid_grant's definition names an expired grant: both conclude
+		// the session, so both pass (VAR-DEVICE-EXPIRED-INVALID-GRANT).
+		// What the sentence forbids is tokens or a session still pending.
+		Expect: []Check{Rejected(oauth.ErrExpiredToken, oauth.ErrInvalidGrant)},
 	}
 	// RFC 8628 has no sentence saying a device code is redeemed once (RFC
 	// 6749 §10.5's single use is the authorization code's), so this is

@@ -125,7 +125,9 @@ func TestDeviceOutcomes(t *testing.T) {
 		{"denied but polled at expiry", DeviceDenied, strings.Replace(deviceAuthBody, `"expires_in":3`, `"expires_in":1`, 1), []string{"400 authorization_pending", "400 expired_token"}, "inconclusive"},
 		{"expired", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 expired_token"}, "pass"},
 		{"expired yet pending", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending"}, "violated"},
-		{"expired as invalid_grant", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 invalid_grant"}, "violated"},
+		// RFC 6749 §5.2's code for an expired grant is a legal choice.
+		{"expired as invalid_grant", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 invalid_grant"}, "pass"},
+		{"expired as access_denied", DeviceExpired, deviceAuthBody, []string{"400 authorization_pending", "400 access_denied"}, "violated"},
 		{"lifetime too long to wait", DeviceExpired, strings.Replace(deviceAuthBody, `"expires_in":3`, `"expires_in":1800`, 1), []string{"400 authorization_pending"}, "skip"},
 		{"no expires_in", DevicePending, `{"device_code":"dc-1","user_code":"U","verification_uri":"https://as.example/d"}`, []string{"400 authorization_pending"}, "inconclusive"},
 		{"single use", DeviceSingleUse, deviceAuthBody, []string{"400 authorization_pending", "200", "400 invalid_grant"}, "pass"},

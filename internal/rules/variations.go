@@ -143,6 +143,12 @@ var (
 		Why:      "RFC 8628 §3.2: interval OPTIONAL. ... If no value is provided, clients MUST use 5 as the default.",
 		Profiles: []Profile{RFC6749, OAuth21},
 	}
+	VarDeviceExpiredInvalidGrant = Variation{
+		ID: "VAR-DEVICE-EXPIRED-INVALID-GRANT", Summary: "an expired device code is answered invalid_grant rather than expired_token",
+		Why: `RFC 8628 §3.5 adds expired_token "in addition to the error codes defined in Section 5.2 of [RFC6749]" without requiring it, and RFC 6749 §5.2 defines ` +
+			`invalid_grant for a grant that is "invalid, expired, revoked"; either stops the client's polling ("If the client receives an error response with any other error code, it MUST stop polling").`,
+		Profiles: []Profile{RFC6749, OAuth21},
+	}
 )
 
 // Variations lists every legal variation.
@@ -151,5 +157,5 @@ func Variations() []Variation {
 		VarInvalidClient401, VarNoExpiresIn, VarScopeOmitted, VarErrorURI, VarRefreshRotation, VarNoRotation, VarUpscopeIgnored, VarNoPragma, VarJWTOtherAlg, VarCCRefreshToken,
 		VarDPoPTokenTypeCase, VarDPoPNonce, VarDPoPBearer,
 		VarAssertionExtraClaims, VarAssertionAudIssuer, VarAssertionOtherAlg, VarAssertionClientID,
-		VarDeviceSlowDown, VarDeviceNoInterval}
+		VarDeviceSlowDown, VarDeviceNoInterval, VarDeviceExpiredInvalidGrant}
 }

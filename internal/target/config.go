@@ -27,10 +27,10 @@ const (
 	// DefaultRaceAttempts and DefaultRaceBudget bound each race rule: at
 	// most this many races with fresh grants, none started after this long.
 	// BenchmarkRaceDetection (specs/selfcheck) measures what they catch: a
-	// race that takes a 1 µs window of the in-process mock is caught by
-	// about 0.7% (code) and 0.1% (refresh) of races on two cores, so 300
-	// races catch the code race in 80% of runs where 100 caught 50%; a
-	// server without the race spends about 1 s (code) to 3.5 s (refresh).
+	// 1 µs check-then-act window of the mock, run as its own process on two
+	// cores, is hit by 0.6-5% of races, so 300 races catch it in 81-100% of
+	// runs (97-100% on a quiet machine); a server without the race spends
+	// about 3-4 s per rule here. The seconds bound a slow server's cost.
 	DefaultRaceAttempts = 300
 	DefaultRaceBudget   = 10 * time.Second
 )

@@ -23,7 +23,7 @@ func exposed(t *testing.T) map[string]dto.MetricType {
 	rec := live.New("0/2")
 	rec.Start("herd", "in-process", 10, func() float64 { return 5 },
 		func() live.PoolState { return live.PoolState{Slots: 4, Idle: 3} })
-	rec.Observe(live.Succeeded, 200, "ok", time.Millisecond, 0, true)
+	rec.Observe(live.Succeeded, 200, "ok", time.Millisecond, 0)
 	rec.RaceGroup(1)
 	w := httptest.NewRecorder()
 	rec.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, live.Path, nil))

@@ -32,6 +32,8 @@ const (
 	Succeeded         = "succeeded"
 	ExpectedFailure   = "expected_failure"
 	UnexpectedFailure = "unexpected_failure"
+	// Unsent is a request that never left the process: no token was idle.
+	Unsent = "unsent"
 )
 
 // Pool states for the token pool gauge.
@@ -77,7 +79,7 @@ func New(shard string) *Recorder {
 	cl := prometheus.Labels{"shard": shard}
 	r := &Recorder{reg: prometheus.NewRegistry()}
 	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "requests_total",
-		Help: "Requests accounted for, by outcome (succeeded, expected_failure, unexpected_failure), HTTP status (0: no response) and failure class (ok on success).", ConstLabels: cl},
+		Help: "Requests accounted for, by outcome (succeeded, expected_failure, unexpected_failure, unsent), HTTP status (0: no response) and failure class (ok on success).", ConstLabels: cl},
 		[]string{"outcome", "status", "class"})
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "latency_seconds",
 		Help: "Latency from each request's intended send time to its response, by outcome.", Buckets: latencyBuckets, ConstLabels: cl},
@@ -157,14 +159,14 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.rotated, prometheus.CounterValue, float64(s.Rotated))
 }
 
-// Observe records one classified result. sent is false for a request that
-// never left the process (pool exhausted): it has no latency or lag.
-func (r *Recorder) Observe(outcome string, status uint16, class string, latency, lag time.Duration, sent bool) {
+// Observe records one classified result. An Unsent request never left
+// the process (pool exhausted): it has no latency or lag.
+func (r *Recorder) Observe(outcome string, status uint16, class string, latency, lag time.Duration) {
 	if r == nil {
 		return
 	}
 	r.requests.WithLabelValues(outcome, strconv.Itoa(int(status)), class).Inc()
-	if sent {
+	if outcome != Unsent {
 		r.latency.WithLabelValues(outcome).Observe(latency.Seconds())
 		r.lag.Observe(lag.Seconds())
 	}

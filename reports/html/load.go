@@ -230,15 +230,21 @@ func loadTiles(r *reports.Load) []tile {
 	if o.ExpectedFailures > 0 {
 		expectedNote = "race losers' invalid_grant · " + expectedNote
 	}
-	return []tile{
+	tiles := []tile{
 		{Value: fmtCount(r.Requests), Label: "requests"},
 		{Value: fmtNum(r.Rate), Label: "req/s sent", Note: rateNote},
 		{Value: fmtCount(o.Succeeded), Label: "succeeded", Note: share(o.Succeeded)},
 		{Value: fmtCount(o.ExpectedFailures), Label: "expected failures", Note: expectedNote},
 		{Value: fmtCount(o.UnexpectedFailures), Label: "unexpected failures", Note: share(o.UnexpectedFailures), Class: unexpectedClass},
-		{Value: fmtMS(r.Latency.P50), Label: "p50 latency"},
-		{Value: fmtMS(r.Latency.P99), Label: "p99 latency"},
 	}
+	if o.Unsent > 0 {
+		// The harness's shortfall, shown beside the server's outcomes but
+		// never as one of them.
+		tiles = append(tiles, tile{Value: fmtCount(o.Unsent), Label: "never sent", Note: "no idle refresh token · " + share(o.Unsent)})
+	}
+	return append(tiles,
+		tile{Value: fmtMS(r.Latency.P50), Label: "p50 latency"},
+		tile{Value: fmtMS(r.Latency.P99), Label: "p99 latency"})
 }
 
 func percentiles(name string, p reports.Percentiles) percentileRow {

@@ -42,12 +42,14 @@ var raceBenchStart = sync.OnceValue(time.Now)
 
 // BenchmarkRaceDetection measures the race rules' power: for each window,
 // the share of runs (one run is the rule with its default budget against
-// the in-process mock with the rule's fault on) that report the violation.
-// Run it with -benchtime 100x (make bench does) for 100 runs per line.
+// the mock with the rule's fault on) that report the violation. Run it
+// with -benchtime 100x (make bench does) for 100 runs per line.
 //
-// In process the mock shares the Go scheduler with the racer, as no real
-// server does; RACE_BENCH_MOCK=process runs it as its own process
-// (cmd/mockserver) instead, for comparison.
+// The mock runs as its own process (cmd/mockserver), as every target of
+// the gate does. RACE_BENCH_MOCK=inprocess serves it from the benchmark's
+// process instead, for comparison: there the mock shares the racer's Go
+// scheduler, as no real server does, and reports when each racer reaches
+// its check (the first-to-second check gaps in the output).
 //
 // Each line runs twice: proto=h2, the mock serving HTTP/2 over cleartext
 // (h2c) as well as HTTP/1.1, so the racer releases its requests as
@@ -180,15 +182,33 @@ func benchRaceDetection(b *testing.B, rule rules.Rule, window time.Duration, pro
 		checkGaps(checks))
 }
 
-// mockProcess starts cmd/mockserver with the rule's fault and window when
-// RACE_BENCH_MOCK=process, and returns its base URL; "" otherwise.
-func mockProcess(b *testing.B, rule rules.Rule, window time.Duration, proto string) string {
-	if os.Getenv("RACE_BENCH_MOCK") != "process" {
-		return ""
+// mockBinary builds cmd/mockserver once for all the benchmark's lines.
+var mockBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "racebench")
+	if err != nil {
+		return "", err
 	}
-	bin := filepath.Join(b.TempDir(), "mockserver")
+	closers = append(closers, func() { _ = os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "mockserver")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/mockserver").CombinedOutput(); err != nil {
-		b.Fatalf("building the mock: %v\n%s", err, out)
+		return "", fmt.Errorf("building the mock: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// mockProcess starts cmd/mockserver with the rule's fault and window, and
+// returns its base URL; "" when RACE_BENCH_MOCK=inprocess.
+func mockProcess(b *testing.B, rule rules.Rule, window time.Duration, proto string) string {
+	switch m := os.Getenv("RACE_BENCH_MOCK"); m {
+	case "", "process":
+	case "inprocess":
+		return ""
+	default:
+		b.Fatalf("RACE_BENCH_MOCK=%q: want process (the default) or inprocess", m)
+	}
+	bin, err := mockBinary()
+	if err != nil {
+		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-profile", string(rules.OAuth21), "-log-level", "error",
 		"-quirks", string(rule.ID), "-race-window", window.String(), "-h2c="+fmt.Sprint(proto == "h2"))
