@@ -98,8 +98,9 @@ interop: ## the rules against fosite, go-oauth2 and zitadel in-process (module i
 interop-capacity: ## measure the capacity profile against the mock and each interop server in one sitting (a table of ratios to the mock)
 	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestCapacityTable$$' . -capacity
 
-interop-race: ## repeat the two race rules RACE_RUNS times (default 100) against each interop server and print the catch ratio
-	cd interop && $(GO) test -count=1 -timeout 30m -run '^TestRaceCatchRatio$$' . -race-runs $(RACE_RUNS)
+interop-race: ## repeat the race rules RACE_RUNS times (default 100) against each interop server (SERVERS, RACE_RULES: comma-separated subsets) and print the catch ratio
+	cd interop && $(GO) test -v -count=1 -timeout 60m -run '^TestRaceCatchRatio$$' . -race-runs $(RACE_RUNS) -servers '$(SERVERS)' -race-rules '$(RACE_RULES)' \
+	  | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS|PASS$$)'
 
 deps: ## under CI, install what the tests need (chromium for the HTML report checks); elsewhere only say what is missing
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \

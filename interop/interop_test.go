@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ var (
 	raceRuns = flag.Int("race-runs", 0, "TestRaceCatchRatio: run each race rule this many times against each server and print the catch ratio")
 	outDir   = flag.String("out", "", "write each server's verdicts (with redacted evidence) to this directory")
 	only     = flag.String("servers", "", "comma-separated server names to run (default: all); the table check needs all")
+	raceOnly = flag.String("race-rules", "", "TestRaceCatchRatio: comma-separated race rule IDs to run (default: every race rule)")
 )
 
 const expectedFile = "expected.tsv"
@@ -288,7 +290,7 @@ func TestRaceCatchRatio(t *testing.T) {
 				continue
 			}
 			for _, rule := range rules.All() {
-				if !rule.Race {
+				if !rule.Race || (*raceOnly != "" && !slices.Contains(strings.Split(*raceOnly, ","), string(rule.ID))) {
 					continue
 				}
 				// The profile under which the rule runs; oauth21 has both.
@@ -308,7 +310,7 @@ func TestRaceCatchRatio(t *testing.T) {
 							caught++
 						}
 					}
-					line := fmt.Sprintf("%-10s %-28s caught %3d/%-3d (%5.1f%%)  statuses %v  %v/run",
+					line := fmt.Sprintf("%-16s %-28s caught %3d/%-3d (%5.1f%%)  statuses %v  %v/run",
 						sv.Name, rule.ID, caught, *raceRuns, 100*float64(caught)/float64(*raceRuns), n,
 						(time.Since(began) / time.Duration(*raceRuns)).Round(time.Millisecond))
 					mu.Lock()
