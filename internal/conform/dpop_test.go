@@ -20,10 +20,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"tokenharness/internal/codes"
 	"tokenharness/internal/jwtsign"
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
 // dpopStandIn records the DPoP proofs it gets; with nonce set it demands
@@ -292,3 +294,56 @@ func TestDPoPKeyFile(t *testing.T) {
 }
 
 const crypto256 = crypto.SHA256
+
+// TestDPoPJKTCode: a code asked for with DPoPJKT carries the thumbprint of
+// the run's DPoP key to the code source, and only then; NeedDPoPJKT
+// follows DPOP_JKT, and without it RFC9449-10-DPOP-JKT is skipped naming it.
+func TestDPoPJKTCode(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []codes.Request
+	src := codeFunc(func(_ context.Context, req codes.Request) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, req)
+		return "code-1", nil
+	})
+	srv := httptest.NewServer(&dpopStandIn{})
+	t.Cleanup(srv.Close)
+	runner := func(jkt bool) *Runner {
+		cfg := target.Default()
+		cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", srv.URL+"/oauth/token", "c", "s-123456", oauth.AuthBasic
+		cfg.DPoP, cfg.DPoPJKT = true, jkt
+		r, err := New(cfg, WithCodeSource(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	r := runner(true)
+	if !r.has(rules.NeedDPoPJKT) {
+		t.Error("DPOP_JKT=true does not satisfy NeedDPoPJKT")
+	}
+	e := &env{r: r}
+	for _, bind := range []bool{true, false} {
+		if _, err := e.Code(context.Background(), rules.CodeOptions{DPoPJKT: bind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := r.dpop.key.Thumbprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].DPoPJKT != want || got[1].DPoPJKT != "" {
+		t.Errorf("dpop_jkt sent %q, want %q for a bound code and nothing for another", []string{got[0].DPoPJKT, got[1].DPoPJKT}, want)
+	}
+	unbound := runner(false)
+	if unbound.has(rules.NeedDPoPJKT) {
+		t.Error("a target without DPOP_JKT satisfies NeedDPoPJKT")
+	}
+	v := unbound.Run(context.Background(), rules.DPoPJKT)
+	if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "DPOP_JKT=true") {
+		t.Errorf("RFC9449-10-DPOP-JKT without DPOP_JKT: %s %q, want skipped naming DPOP_JKT", v.Status, v.Reason)
+	}
+}
