@@ -347,3 +347,55 @@ func TestDPoPJKTCode(t *testing.T) {
 		t.Errorf("RFC9449-10-DPOP-JKT without DPOP_JKT: %s %q, want skipped naming DPOP_JKT", v.Status, v.Reason)
 	}
 }
+
+// TestDPoPJKTVerdicts: RFC9449-10-DPOP-JKT fails only when a code bound to
+// the run's key is redeemed with another key's proof; every refusal passes
+// (§10 names no error code); a control that fails, or a 5xx, proves
+// nothing and leaves it inconclusive.
+func TestDPoPJKTVerdicts(t *testing.T) {
+	t.Parallel()
+	tokens := map[string]any{"access_token": "at-1", "token_type": "DPoP", "expires_in": 3600}
+	for _, tc := range []struct {
+		name           string
+		control, other int
+		otherBody      map[string]any
+		want           reports.Status
+	}{
+		{"refused with invalid_grant", 200, 400, oauthError("invalid_grant"), reports.StatusPassed},
+		{"refused with invalid_dpop_proof", 200, 400, oauthError("invalid_dpop_proof"), reports.StatusPassed},
+		{"refused with another code", 200, 401, oauthError("invalid_client"), reports.StatusPassed},
+		{"tokens for another key", 200, 200, tokens, reports.StatusFailed},
+		{"server error for another key", 200, 500, oauthError("server_error"), reports.StatusInconclusive},
+		{"the control is refused", 400, 400, oauthError("invalid_grant"), reports.StatusInconclusive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			calls := 0
+			url := scripted(t, func(map[string]string) (int, map[string]any) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls++
+				if calls == 1 {
+					if tc.control != 200 {
+						return tc.control, oauthError("invalid_grant")
+					}
+					return 200, tokens
+				}
+				return tc.other, tc.otherBody
+			})
+			cfg := target.Default()
+			cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientAuth = "rfc6749", url, "c1", oauth.AuthNone
+			cfg.DPoP, cfg.DPoPJKT = true, true
+			r, err := New(cfg, WithCodeSource(freshCodes))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Close)
+			v := r.Run(context.Background(), rules.DPoPJKT)
+			if v.Status != tc.want {
+				t.Errorf("got %s (%s), want %s", v.Status, v.Reason, tc.want)
+			}
+		})
+	}
+}
