@@ -2,6 +2,8 @@ package mockserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -108,7 +110,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // authValues is an authorization request's parameters.
 type authValues struct {
 	vals  url.Values
-	grant *codeGrant // filled by authorize: scope and PKCE binding
+	grant *codeGrant // filled by authorize: scope, PKCE and DPoP key binding
 }
 
 func authParams(v url.Values) *authValues { return &authValues{vals: v, grant: &codeGrant{}} }
@@ -182,6 +184,15 @@ func (s *Server) authorize(c *Client, p *authValues, q quirkSet) (string, *reply
 			return "", fail(oauth.ErrInvalidRequest, "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
 		}
 		p.grant.challenge, p.grant.method = challenge, method
+	}
+	// RFC 9449 §10: dpop_jkt "is the JWK Thumbprint [RFC7638] of the
+	// proof-of-possession public key using the SHA-256 hash function": a
+	// base64url SHA-256 digest, which the code is bound to.
+	if jkt, _ := p.one(oauth.ParamDPoPJKT); jkt != "" {
+		if b, err := base64.RawURLEncoding.DecodeString(jkt); err != nil || len(b) != sha256.Size {
+			return "", fail(oauth.ErrInvalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+		}
+		p.grant.jkt = jkt
 	}
 	return randomToken(), nil
 }

@@ -58,6 +58,16 @@ func (h *harness) proof(edit func(p *jwtsign.Proof)) string {
 	return s
 }
 
+// thumbprintA is dpop_jkt for key A.
+func thumbprintA(t testing.TB) string {
+	a, _ := dpopKeys()
+	jkt, err := a.Thumbprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jkt
+}
+
 func (h *harness) ccDPoP(proof string) *result {
 	h.t.Helper()
 	return h.post(ccForm(""), basic(client1, secret1), oauth.HeaderDPoP, proof)
@@ -161,6 +171,14 @@ var dpopCases = map[rules.ID]quirkCase{
 			h.t.Fatal(err)
 		}
 		return h.post(h.refreshForm(r.str(oauth.ParamRefreshToken)), public(clientP), oauth.HeaderDPoP, other).summary()
+	}, "400 invalid_grant"},
+	rules.DPoPJKT.ID: {rules.RFC6749, nil, func(h *harness) string {
+		_, b := dpopKeys()
+		other, err := jwtsign.SignProof(b, jwtsign.Proof{Method: "POST", URL: dpopHTU, IssuedAt: h.clock.Now()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return h.redeem(h.code(codeOpts{dpopJKT: thumbprintA(h.t)}), oauth.HeaderDPoP, other).summary()
 	}, "400 invalid_grant"},
 	rules.VarDPoPNonce.ID: {rules.RFC6749, nil, func(h *harness) string {
 		return withNonce(h.ccDPoP(h.proof(nil)))
@@ -311,6 +329,42 @@ func TestDPoPPublicRefreshBound(t *testing.T) {
 	}
 	if r := h.post(h.refreshForm(same.str(oauth.ParamRefreshToken)), public(clientP), oauth.HeaderDPoP, other()); r.summary() != "400 invalid_grant" {
 		t.Errorf("the rotated token with another key: %s", r.summary())
+	}
+}
+
+// TestDPoPCodeBoundByJKT: a code requested with dpop_jkt (RFC 9449 §10) is
+// redeemed only with a proof of that key: not with another key's, nor
+// without a proof; a refusal leaves the code redeemable by its key. A
+// dpop_jkt that is no SHA-256 thumbprint is refused at the authorization
+// endpoint.
+func TestDPoPCodeBoundByJKT(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, rules.RFC6749)
+	_, b := dpopKeys()
+	// A fresh proof each time: the server remembers a proof's jti.
+	other := func() string {
+		s, err := jwtsign.SignProof(b, jwtsign.Proof{Method: "POST", URL: dpopHTU, IssuedAt: h.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	g := h.code(codeOpts{dpopJKT: thumbprintA(t)})
+	if r := h.redeem(g, oauth.HeaderDPoP, other()); r.summary() != "400 invalid_grant" {
+		t.Errorf("a bound code with another key's proof: %s", r.summary())
+	}
+	if r := h.redeem(g); r.summary() != "400 invalid_grant" {
+		t.Errorf("a bound code without a proof: %s", r.summary())
+	}
+	if r := h.redeem(g, oauth.HeaderDPoP, h.proof(nil)); r.summary() != "200 tokens" {
+		t.Errorf("a bound code with its key's proof: %s %s", r.summary(), r.body)
+	}
+	if r := h.redeem(h.code(codeOpts{}), oauth.HeaderDPoP, other()); r.summary() != "200 tokens" {
+		t.Errorf("an unbound code with any key's proof: %s %s", r.summary(), r.body)
+	}
+	v := location(t, h.serve(h.authorizeReq(codeOpts{dpopJKT: "not-a-thumbprint"})))
+	if v.Get(oauth.ParamError) != oauth.ErrInvalidRequest.Code || v.Get(oauth.ParamCode) != "" {
+		t.Errorf("a malformed dpop_jkt: redirect %v, want error invalid_request", v)
 	}
 }
 

@@ -209,6 +209,7 @@ type codeOpts struct {
 	scope    string
 	redirect string // default: the profile's; "-" omits it
 	state    string
+	dpopJKT  string // dpop_jkt (RFC 9449 §10); "" omits it
 	header   []string
 }
 
@@ -239,6 +240,9 @@ func (h *harness) authorizeReq(o codeOpts) *http.Request {
 	}
 	if o.scope != "" {
 		v.Set(oauth.ParamScope, o.scope)
+	}
+	if o.dpopJKT != "" {
+		v.Set(oauth.ParamDPoPJKT, o.dpopJKT)
 	}
 	if o.method != "none" {
 		ver := o.verifier

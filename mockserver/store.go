@@ -94,7 +94,11 @@ type codeGrant struct {
 	scope         string
 	challenge     string
 	method        string
-	expires       time.Time
+	// jkt is the authorization request's dpop_jkt (RFC 9449 §10), the
+	// thumbprint of the DPoP key the code may only be redeemed with; ""
+	// when the code is unbound.
+	jkt     string
+	expires time.Time
 
 	mu   sync.Mutex
 	used bool

@@ -112,7 +112,7 @@ func (s *Server) grant(r *http.Request, c *Client, form map[string]string, grant
 	}
 	switch grant {
 	case oauth.GrantAuthorizationCode:
-		return s.redeemCode(c, form, q)
+		return s.redeemCode(c, form, dp, q)
 	case oauth.GrantClientCredentials:
 		return s.clientCredentials(c, form, q)
 	case oauth.GrantDeviceCode:
@@ -217,7 +217,7 @@ func (s *Server) invalidClient(basic bool, q quirkSet, desc string) *reply {
 }
 
 // redeemCode is the authorization_code grant (RFC 6749 §4.1.3).
-func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *reply {
+func (s *Server) redeemCode(c *Client, form map[string]string, dp *dpopProof, q quirkSet) *reply {
 	code, has := form[oauth.ParamCode]
 	if !has {
 		return fail(oauth.ErrInvalidRequest, "code is missing")
@@ -273,6 +273,15 @@ func (s *Server) redeemCode(c *Client, form map[string]string, q quirkSet) *repl
 	}
 	if rep := s.checkPKCE(cg, form, q); rep != nil {
 		return rep
+	}
+	// RFC 9449 §10: "When a token request is received, the authorization
+	// server computes the JWK Thumbprint of the proof-of-possession public
+	// key in the DPoP proof and verifies that it matches the dpop_jkt
+	// parameter value in the authorization request. If they do not match,
+	// it MUST reject the request." A request without a proof matches no
+	// key. The fault skips the check.
+	if cg.jkt != "" && (dp == nil || dp.jkt != cg.jkt) && !q.On(rules.DPoPJKT.ID) {
+		return fail(oauth.ErrInvalidGrant, "authorization code is bound to another DPoP key (dpop_jkt): send a proof of the key it was requested for")
 	}
 	cg.mu.Lock()
 	if s.raceCheck != nil {

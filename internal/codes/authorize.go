@@ -56,6 +56,7 @@ func (a *AuthorizeSource) Code(ctx context.Context, r Request) (string, error) {
 		{oauth.ParamScope, r.Scope},
 		{oauth.ParamCodeChallenge, r.Challenge},
 		{oauth.ParamCodeChallengeMethod, r.Method},
+		{oauth.ParamDPoPJKT, r.DPoPJKT},
 	} {
 		if p.value != "" {
 			q.Set(p.name, p.value)

@@ -51,7 +51,7 @@ func TestAuthorizeSendsTheRequest(t *testing.T) {
 	want := url.Values{
 		"tenant": {"acme"}, "response_type": {"code"}, "client_id": {"tokenharness-1"},
 		"redirect_uri": {"http://127.0.0.1:8080/callback"}, "scope": {"read write"}, "state": {"st-123"},
-		"code_challenge": {sample.Challenge}, "code_challenge_method": {"S256"},
+		"code_challenge": {sample.Challenge}, "code_challenge_method": {"S256"}, "dpop_jkt": {sample.DPoPJKT},
 	}
 	if got := r.URL.Query(); got.Encode() != want.Encode() {
 		t.Errorf("query = %s\nwant    %s", got.Encode(), want.Encode())
@@ -68,7 +68,7 @@ func TestAuthorizeOmitsEmptyParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := last.Load().URL.Query()
-	for _, p := range []string{"redirect_uri", "scope", "code_challenge", "code_challenge_method"} {
+	for _, p := range []string{"redirect_uri", "scope", "code_challenge", "code_challenge_method", "dpop_jkt"} {
 		if q.Has(p) {
 			t.Errorf("sent empty %s", p)
 		}

@@ -22,6 +22,9 @@ type Request struct {
 	State       string
 	Challenge   string
 	Method      string // code_challenge_method: S256 or plain
+	// DPoPJKT is dpop_jkt, the JWK thumbprint of the DPoP key the code is
+	// to be bound to (RFC 9449 §10).
+	DPoPJKT string
 	// Header holds extra request headers (HEADERS, the mock's quirk switch).
 	Header http.Header
 }

@@ -34,6 +34,10 @@ const (
 	EnvState               = "OAUTH_STATE"
 	EnvCodeChallenge       = "OAUTH_CODE_CHALLENGE"
 	EnvCodeChallengeMethod = "OAUTH_CODE_CHALLENGE_METHOD"
+	// EnvDPoPJKT is dpop_jkt (RFC 9449 §10), empty unless the code is to
+	// be bound to a DPoP key; a command for a target declared with
+	// DPOP_JKT=true sends it with the authorization request.
+	EnvDPoPJKT = "OAUTH_DPOP_JKT"
 )
 
 // CommandSource runs a shell command that prints one fresh code.
@@ -97,6 +101,7 @@ func (c *CommandSource) Code(ctx context.Context, r Request) (string, error) {
 		EnvState+"="+r.State,
 		EnvCodeChallenge+"="+r.Challenge,
 		EnvCodeChallengeMethod+"="+r.Method,
+		EnvDPoPJKT+"="+r.DPoPJKT,
 	)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	killProcessGroup(cmd)

@@ -16,6 +16,7 @@ import (
 var sample = Request{
 	ClientID: "tokenharness-1", RedirectURI: "http://127.0.0.1:8080/callback", Scope: "read write",
 	State: "st-123", Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Method: "S256",
+	DPoPJKT: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 }
 
 func TestCommand(t *testing.T) {
@@ -32,8 +33,8 @@ func TestCommand(t *testing.T) {
 		{"crlf", `printf 'abc123\r\n'`, nil, "abc123", ""},
 		{"json", `printf '{"code": "xyz789", "state": "s"}'`, nil, "xyz789", ""},
 		{"pretty json", `printf '{\n  "code": "xyz789"\n}\n'`, nil, "xyz789", ""},
-		{"environment", `printf '%s|%s|%s|%s|%s|%s' "$OAUTH_CLIENT_ID" "$OAUTH_REDIRECT_URI" "$OAUTH_SCOPE" "$OAUTH_STATE" "$OAUTH_CODE_CHALLENGE" "$OAUTH_CODE_CHALLENGE_METHOD"`,
-			nil, "tokenharness-1|http://127.0.0.1:8080/callback|read write|st-123|E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM|S256", ""},
+		{"environment", `printf '%s|%s|%s|%s|%s|%s|%s' "$OAUTH_CLIENT_ID" "$OAUTH_REDIRECT_URI" "$OAUTH_SCOPE" "$OAUTH_STATE" "$OAUTH_CODE_CHALLENGE" "$OAUTH_CODE_CHALLENGE_METHOD" "$OAUTH_DPOP_JKT"`,
+			nil, "tokenharness-1|http://127.0.0.1:8080/callback|read write|st-123|E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM|S256|NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", ""},
 		{"parent environment kept", `printf '%s' "$TH_BASE"`, []CommandOption{WithEnv([]string{"TH_BASE=from-base"})}, "from-base", ""},
 		{"stderr ignored on success", `echo diagnostics >&2; echo abc123`, nil, "abc123", ""},
 		{"printed nothing", `true`, nil, "", "codes: CODE_CMD printed nothing: it must print one fresh authorization code on stdout"},

@@ -270,6 +270,8 @@ func (r *Runner) has(n rules.Need) bool {
 		return c.RestrictedClientID != ""
 	case rules.NeedDPoP:
 		return c.DPoP
+	case rules.NeedDPoPJKT:
+		return c.DPoP && c.DPoPJKT
 	case rules.NeedSecret:
 		return c.ClientAuth == oauth.AuthPrivateKeyJWT || c.ClientAuth != oauth.AuthNone && c.ClientSecret != ""
 	case rules.NeedPassword:

@@ -120,6 +120,15 @@ func (e *env) proof(p *rules.DPoPProof, method string) (string, error) {
 	return jwtsign.SignProof(key, pr)
 }
 
+// dpopJKT is dpop_jkt for the run's key: its SHA-256 JWK thumbprint (RFC
+// 9449 §10, RFC 7638), the key every valid proof is signed with.
+func (e *env) dpopJKT() (string, error) {
+	if e.r.dpop == nil {
+		return "", fmt.Errorf("the run has no DPoP key to bind a code to: set DPOP=true")
+	}
+	return e.r.dpop.key.Thumbprint()
+}
+
 // dpopNonce is the nonce the server last supplied in this rule's run.
 func (e *env) dpopNonce() string {
 	e.mu.Lock()

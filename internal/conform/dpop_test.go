@@ -20,10 +20,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"tokenharness/internal/codes"
 	"tokenharness/internal/jwtsign"
 	"tokenharness/internal/oauth"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
+	"tokenharness/reports"
 )
 
 // dpopStandIn records the DPoP proofs it gets; with nonce set it demands
@@ -292,3 +294,108 @@ func TestDPoPKeyFile(t *testing.T) {
 }
 
 const crypto256 = crypto.SHA256
+
+// TestDPoPJKTCode: a code asked for with DPoPJKT carries the thumbprint of
+// the run's DPoP key to the code source, and only then; NeedDPoPJKT
+// follows DPOP_JKT, and without it RFC9449-10-DPOP-JKT is skipped naming it.
+func TestDPoPJKTCode(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []codes.Request
+	src := codeFunc(func(_ context.Context, req codes.Request) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, req)
+		return "code-1", nil
+	})
+	srv := httptest.NewServer(&dpopStandIn{})
+	t.Cleanup(srv.Close)
+	runner := func(jkt bool) *Runner {
+		cfg := target.Default()
+		cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientSecret, cfg.ClientAuth = "rfc6749", srv.URL+"/oauth/token", "c", "s-123456", oauth.AuthBasic
+		cfg.DPoP, cfg.DPoPJKT = true, jkt
+		r, err := New(cfg, WithCodeSource(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	r := runner(true)
+	if !r.has(rules.NeedDPoPJKT) {
+		t.Error("DPOP_JKT=true does not satisfy NeedDPoPJKT")
+	}
+	e := &env{r: r}
+	for _, bind := range []bool{true, false} {
+		if _, err := e.Code(context.Background(), rules.CodeOptions{DPoPJKT: bind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := r.dpop.key.Thumbprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].DPoPJKT != want || got[1].DPoPJKT != "" {
+		t.Errorf("dpop_jkt sent %q, want %q for a bound code and nothing for another", []string{got[0].DPoPJKT, got[1].DPoPJKT}, want)
+	}
+	unbound := runner(false)
+	if unbound.has(rules.NeedDPoPJKT) {
+		t.Error("a target without DPOP_JKT satisfies NeedDPoPJKT")
+	}
+	v := unbound.Run(context.Background(), rules.DPoPJKT)
+	if v.Status != reports.StatusSkipped || !strings.Contains(v.Reason, "DPOP_JKT=true") {
+		t.Errorf("RFC9449-10-DPOP-JKT without DPOP_JKT: %s %q, want skipped naming DPOP_JKT", v.Status, v.Reason)
+	}
+}
+
+// TestDPoPJKTVerdicts: RFC9449-10-DPOP-JKT fails only when a code bound to
+// the run's key is redeemed with another key's proof; every refusal passes
+// (§10 names no error code); a control that fails, or a 5xx, proves
+// nothing and leaves it inconclusive.
+func TestDPoPJKTVerdicts(t *testing.T) {
+	t.Parallel()
+	tokens := map[string]any{"access_token": "at-1", "token_type": "DPoP", "expires_in": 3600}
+	for _, tc := range []struct {
+		name           string
+		control, other int
+		otherBody      map[string]any
+		want           reports.Status
+	}{
+		{"refused with invalid_grant", 200, 400, oauthError("invalid_grant"), reports.StatusPassed},
+		{"refused with invalid_dpop_proof", 200, 400, oauthError("invalid_dpop_proof"), reports.StatusPassed},
+		{"refused with another code", 200, 401, oauthError("invalid_client"), reports.StatusPassed},
+		{"tokens for another key", 200, 200, tokens, reports.StatusFailed},
+		{"server error for another key", 200, 500, oauthError("server_error"), reports.StatusInconclusive},
+		{"the control is refused", 400, 400, oauthError("invalid_grant"), reports.StatusInconclusive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			calls := 0
+			url := scripted(t, func(map[string]string) (int, map[string]any) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls++
+				if calls == 1 {
+					if tc.control != 200 {
+						return tc.control, oauthError("invalid_grant")
+					}
+					return 200, tokens
+				}
+				return tc.other, tc.otherBody
+			})
+			cfg := target.Default()
+			cfg.Profile, cfg.Target, cfg.ClientID, cfg.ClientAuth = "rfc6749", url, "c1", oauth.AuthNone
+			cfg.DPoP, cfg.DPoPJKT = true, true
+			r, err := New(cfg, WithCodeSource(freshCodes))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Close)
+			v := r.Run(context.Background(), rules.DPoPJKT)
+			if v.Status != tc.want {
+				t.Errorf("got %s (%s), want %s", v.Status, v.Reason, tc.want)
+			}
+		})
+	}
+}

@@ -79,6 +79,13 @@ func (e *env) Code(ctx context.Context, o rules.CodeOptions) (*rules.Grant, erro
 		g.Challenge, req.Challenge, req.Method = ch, ch, g.Method
 		e.r.red.Add(g.Verifier)
 	}
+	if o.DPoPJKT {
+		jkt, err := e.dpopJKT()
+		if err != nil {
+			return nil, fmt.Errorf("conform: %w", err)
+		}
+		req.DPoPJKT = jkt
+	}
 	code, err := e.r.codes.Code(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("obtaining a fresh code: %w", err)

@@ -1,8 +1,9 @@
 package oauth
 
 // DPoP at the token endpoint (RFC 9449): the header names, the token type a
-// bound token is issued with and the two error codes a token endpoint
-// answers proofs with.
+// bound token is issued with, the authorization request parameter that
+// binds a code to a key, and the two error codes a token endpoint answers
+// proofs with.
 const (
 	// HeaderDPoP carries the proof JWT (RFC 9449 §4.1).
 	HeaderDPoP = "DPoP"
@@ -13,6 +14,9 @@ const (
 	TokenTypeDPoP = "DPoP"
 	// DPoPProofType is a proof's "typ" header (§4.2).
 	DPoPProofType = "dpop+jwt"
+	// ParamDPoPJKT is the authorization request parameter binding the code
+	// to the thumbprint of a DPoP key (§10).
+	ParamDPoPJKT = "dpop_jkt"
 )
 
 // The RFC 9449 error codes of the token endpoint.

@@ -272,8 +272,8 @@ func stillPending(x *oauth.Exchange) bool {
 	return c == oauth.ErrAuthorizationPending.Code || c == oauth.ErrSlowDown.Code
 }
 
-// unjudgeable says why x proves nothing about the server's device grant
-// handling (no response, or a 5xx), or "".
+// unjudgeable says why x proves nothing about how the server handled the
+// request (no response, or a 5xx), or "".
 func unjudgeable(x *oauth.Exchange) string {
 	resp, err := x.Got()
 	switch {

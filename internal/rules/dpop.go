@@ -8,7 +8,7 @@ import (
 	"tokenharness/internal/oauth"
 )
 
-// DPoP at the token endpoint (RFC 9449 §4.3, §5, §8, §11.1). The rules run
+// DPoP at the token endpoint (RFC 9449 §4.3, §5, §8, §10, §11.1). The rules run
 // for a target that declares DPoP (DPOP=true). DPoP "is applicable for all
 // access token requests regardless of grant type" (§5): a rule sends its
 // proof with a client_credentials request when the target declares that
@@ -407,6 +407,52 @@ var (
 	}
 )
 
+// §10 binds a code to a DPoP key at the authorization endpoint: the
+// authorization request's dpop_jkt is the key's thumbprint, and the token
+// request must carry a proof of that key. The rule runs only for a target
+// declaring DPOP_JKT=true: a code source that drops dpop_jkt yields
+// unbound codes, which a compliant server redeems with any key. A control
+// first redeems a bound code with a proof of the key it names, so a server
+// that refuses dpop_jkt, or a code source that mangles it, leaves the rule
+// inconclusive rather than failed or falsely passed.
+var DPoPJKT = Rule{
+	ID: "RFC9449-10-DPOP-JKT", Level: MUST,
+	Source:   rfc9449("10", `When a token request is received, the authorization server computes the JWK Thumbprint of the proof-of-possession public key in the DPoP proof and verifies that it matches the dpop_jkt parameter value in the authorization request. If they do not match, it MUST reject the request.`),
+	Summary:  "a code requested with dpop_jkt, the thumbprint of the run's DPoP key, is not redeemed with a proof of another key",
+	Profiles: dpopProfiles, Needs: []Need{NeedDPoP, NeedCode, NeedDPoPJKT},
+	Flow: func(ctx context.Context, e Env) Outcome {
+		g, err := e.Code(ctx, CodeOptions{DPoPJKT: true})
+		if err != nil {
+			return SetupFailed(nil, err)
+		}
+		c := Redeem(g)
+		c.Step = "control: redeem a code requested with dpop_jkt with a proof of that key"
+		c.DPoP = &DPoPProof{}
+		cx := e.Do(ctx, c)
+		if !Won(cx) {
+			return Inconclusive(cx, "redeeming a code requested with dpop_jkt with a proof of the very key it names got %s: "+
+				"the server does not redeem bound codes (or the code source did not forward dpop_jkt as DPOP_JKT declares), so another key's refusal would prove nothing", answerOf(cx))
+		}
+		g, err = e.Code(ctx, CodeOptions{DPoPJKT: true})
+		if err != nil {
+			return SetupFailed(nil, err)
+		}
+		r := Redeem(g)
+		r.Step = "redeem a code requested with dpop_jkt with a proof of another key"
+		r.DPoP = &DPoPProof{OtherKey: true}
+		x := e.Do(ctx, r)
+		if why := unjudgeable(x); why != "" {
+			return Inconclusive(x, "the redemption with another key's proof got %s", why)
+		}
+		if !Won(x) && errorCode(x) == oauth.ErrUseDPoPNonce.Code {
+			return Inconclusive(x, "the server still demanded a nonce after the retry with the nonce it supplied, so the key binding was not judged")
+		}
+		// Any other refusal passes: §10 names no error code.
+		return Judge(x)
+	},
+	Expect: []Check{NotIssued()},
+}
+
 // demandNonce sends a proof without a nonce. ok is true when the server
 // demanded one as §8 says: use_dpop_nonce with exactly one DPoP-Nonce
 // header of nonce syntax (§8.1). Otherwise o is the rule's outcome: skipped
@@ -452,4 +498,4 @@ func nonceSyntax(s string) bool {
 }
 
 var dpopRules = []Rule{DPoPTokenType, DPoPSignature, DPoPHTM, DPoPHTU, DPoPIAT, DPoPTyp, DPoPAlgNoneRefused, DPoPAlgSymmetricRefused,
-	DPoPOneHeader, DPoPClaims, DPoPPrivateKey, DPoPJTIReplay, DPoPNonce, DPoPNonceMismatch, DPoPRefreshBound}
+	DPoPOneHeader, DPoPClaims, DPoPPrivateKey, DPoPJTIReplay, DPoPNonce, DPoPNonceMismatch, DPoPRefreshBound, DPoPJKT}

@@ -115,6 +115,9 @@ type CodeOptions struct {
 	// Verifier overrides the generated code verifier.
 	Verifier string
 	Scope    string
+	// DPoPJKT binds the code to the run's DPoP key: the authorization
+	// request carries dpop_jkt, the key's JWK thumbprint (RFC 9449 §10).
+	DPoPJKT bool
 }
 
 // PKCENone asks for a code without a code challenge.

@@ -80,6 +80,12 @@ const (
 	NeedGrantClientCredentials Need = "grant-client-credentials"
 	// NeedDPoP is a target that declares DPoP support (DPOP=true, RFC 9449).
 	NeedDPoP Need = "dpop"
+	// NeedDPoPJKT is a target whose code source forwards dpop_jkt to the
+	// authorization request and whose server binds codes with it
+	// (DPOP_JKT=true, RFC 9449 §10). Only the declaration can say so: a
+	// code source that drops the parameter yields unbound codes, which a
+	// compliant server rightly redeems with any key.
+	NeedDPoPJKT Need = "dpop-jkt"
 )
 
 // Grant is the grant type a grant need stands for, or "".
@@ -116,6 +122,9 @@ func (n Need) Why() string {
 		return "needs an API key header: set HEADERS='x-api-key: ...'"
 	case NeedDPoP:
 		return "needs a target that declares DPoP (RFC 9449): set DPOP=true (optionally DPOP_KEY_FILE and DPOP_ALG; the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-dpop.yaml)"
+	case NeedDPoPJKT:
+		return "needs a code source that binds codes to the DPoP key (RFC 9449 §10): set DPOP_JKT=true when the server supports dpop_jkt and the code source forwards it " +
+			"(AUTHORIZE_URL sends it; a CODE_CMD must pass OAUTH_DPOP_JKT on as the authorization request's dpop_jkt; the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-dpop.yaml)"
 	case NeedJWT:
 		return "needs a client that authenticates with a JWT client assertion: set CLIENT_AUTH=private_key_jwt and JWT_KEY_FILE, or CLIENT_AUTH=client_secret_jwt and CLIENT_SECRET (the bundled mock's: CONFIG=fixtures/targets/mock-rfc6749-jwt.yaml)"
 	case NeedPassword:

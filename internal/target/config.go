@@ -94,6 +94,12 @@ type Config struct {
 	DPoP        bool   `yaml:"dpop"`
 	DPoPKeyFile string `yaml:"dpop_key_file"`
 	DPoPAlg     string `yaml:"dpop_alg"`
+	// DPoPJKT declares that the code source forwards dpop_jkt to the
+	// authorization request (RFC 9449 §10), so the server can bind a code
+	// to the DPoP key. Only a declaration can say so: a CODE_CMD that drops
+	// the parameter gets unbound codes, and a compliant server would then
+	// be judged on a binding it was never asked for.
+	DPoPJKT bool `yaml:"dpop_jkt"`
 	// JWT client authentication (CLIENT_AUTH=private_key_jwt or
 	// client_secret_jwt, RFC 7523 §2.2): JWTKeyFile is the PEM private key
 	// every configured client signs its assertions with (private_key_jwt;
@@ -166,6 +172,7 @@ var Keys = []Key{
 	{"dpop", "DPOP"},
 	{"dpop_key_file", "DPOP_KEY_FILE"},
 	{"dpop_alg", "DPOP_ALG"},
+	{"dpop_jkt", "DPOP_JKT"},
 	{"jwt_key_file", "JWT_KEY_FILE"},
 	{"jwt_alg", "JWT_ALG"},
 	{"jwt_kid", "JWT_KID"},

@@ -220,6 +220,7 @@ race_budget: 4s
 dpop: true
 dpop_key_file: /keys/dpop.pem
 dpop_alg: ES256
+dpop_jkt: true
 jwt_key_file: keys/client.pem
 jwt_alg: ES256
 jwt_kid: k1
@@ -244,7 +245,7 @@ device_verify_url: http://127.0.0.1:9000/oauth/device/verify
 		CodeCmd: "sh fixtures/codes/mock-authorize.sh", AuthorizeURL: "http://127.0.0.1:9000/oauth/authorize",
 		Timeout: 3 * time.Second, CAFile: "/etc/ssl/ca.pem", Insecure: true, Quirks: []string{"RFC6749-5.1-NO-STORE"},
 		RaceAttempts: 7, RaceBudget: 4 * time.Second,
-		DPoP: true, DPoPKeyFile: "/keys/dpop.pem", DPoPAlg: "ES256",
+		DPoP: true, DPoPKeyFile: "/keys/dpop.pem", DPoPAlg: "ES256", DPoPJKT: true,
 		JWTKeyFile: "keys/client.pem", JWTAlg: "ES256", JWTKID: "k1", JWTAudience: "https://auth.example.com",
 		DeviceAuthorizationURL: "http://127.0.0.1:9000/oauth/device_authorization",
 		DeviceApproveCmd:       "sh approve.sh", DeviceDenyCmd: "sh deny.sh",
@@ -272,7 +273,7 @@ func TestLoadKeepsDefaults(t *testing.T) {
 func TestLoadStrict(t *testing.T) {
 	t.Parallel()
 	allowed := "allowed keys are target, profile, client_id, client_secret, client_auth, client2_id, client2_secret, " +
-		"restricted_client_id, restricted_client_secret, redirect_uri, scope, grants, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget, dpop, dpop_key_file, dpop_alg, jwt_key_file, jwt_alg, jwt_kid, jwt_audience"
+		"restricted_client_id, restricted_client_secret, redirect_uri, scope, grants, headers, report_dir, code_cmd, authorize_url, timeout, ca_file, insecure, quirks, race_attempts, race_budget, dpop, dpop_key_file, dpop_alg, dpop_jkt, jwt_key_file, jwt_alg, jwt_kid, jwt_audience"
 	tests := []struct {
 		name, doc, want string
 	}{
@@ -565,7 +566,7 @@ func TestDescribeNamesEveryKeyAndMasksSecrets(t *testing.T) {
 	}
 }
 
-// TestDPoPSettings: DPOP, DPOP_KEY_FILE and DPOP_ALG parse from the
+// TestDPoPSettings: DPOP, DPOP_KEY_FILE, DPOP_ALG and DPOP_JKT parse from the
 // environment and validate in one line each, before any request.
 func TestDPoPSettings(t *testing.T) {
 	t.Parallel()
@@ -599,6 +600,9 @@ func TestDPoPSettings(t *testing.T) {
 		{map[string]string{"DPOP": "true", "DPOP_ALG": "HS256"}, "DPOP_ALG HS256 is symmetric"},
 		{map[string]string{"DPOP": "true", "DPOP_ALG": "XX1"}, `DPOP_ALG: "XX1" is not one of`},
 		{map[string]string{"DPOP": "true", "DPOP_KEY_FILE": keyFile, "DPOP_ALG": "RS256"}, "DPOP_ALG RS256 does not fit the DPoP key"},
+		{map[string]string{"DPOP": "true", "DPOP_JKT": "true"}, ""},
+		{map[string]string{"DPOP": "true", "DPOP_JKT": "sometimes"}, `DPOP_JKT "sometimes" is not a boolean`},
+		{map[string]string{"DPOP_JKT": "true"}, "DPOP_JKT is true but DPOP is not"},
 	} {
 		vars := map[string]string{}
 		for k, v := range base {
@@ -615,6 +619,8 @@ func TestDPoPSettings(t *testing.T) {
 			t.Errorf("%v: err %v, want one line containing %q", tc.env, err, tc.want)
 		case tc.want == "" && !c.DPoP:
 			t.Errorf("%v: DPoP not set", tc.env)
+		case tc.want == "" && c.DPoPJKT != (tc.env["DPOP_JKT"] == "true"):
+			t.Errorf("%v: DPoPJKT is %v", tc.env, c.DPoPJKT)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"tokenharness/internal/jwtsign"
 )
 
-// setDPoPFromEnv applies DPOP, DPOP_KEY_FILE and DPOP_ALG.
+// setDPoPFromEnv applies DPOP, DPOP_KEY_FILE, DPOP_ALG and DPOP_JKT.
 func (c *Config) setDPoPFromEnv(name, v string) (problem string) {
 	switch name {
 	case "DPOP":
@@ -26,12 +26,18 @@ func (c *Config) setDPoPFromEnv(name, v string) (problem string) {
 		c.DPoPKeyFile = v
 	case "DPOP_ALG":
 		c.DPoPAlg = strings.TrimSpace(v)
+	case "DPOP_JKT":
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Sprintf("DPOP_JKT %q is not a boolean: use DPOP_JKT=true or DPOP_JKT=false", v)
+		}
+		c.DPoPJKT = b
 	}
 	return ""
 }
 
-// validateDPoP checks the DPoP settings: a key file or algorithm only with
-// DPOP=true, a readable private key, an asymmetric algorithm that fits it.
+// validateDPoP checks the DPoP settings: a key file, an algorithm or
+// DPOP_JKT only with DPOP=true, a readable private key, an asymmetric algorithm that fits it.
 // It signs one proof, so a key the run could not use fails here, before
 // any request.
 func (c Config) validateDPoP() error {
@@ -41,6 +47,8 @@ func (c Config) validateDPoP() error {
 			return c.bad("DPOP_KEY_FILE is set%s but DPOP is not true: set DPOP=true to run the DPoP rules with that key, or unset DPOP_KEY_FILE", c.from("dpop_key_file"))
 		case c.DPoPAlg != "":
 			return c.bad("DPOP_ALG is set%s but DPOP is not true: set DPOP=true to run the DPoP rules, or unset DPOP_ALG", c.from("dpop_alg"))
+		case c.DPoPJKT:
+			return c.bad("DPOP_JKT is true%s but DPOP is not: a code bound to a DPoP key is redeemed with a DPoP proof, so set DPOP=true, or unset DPOP_JKT", c.from("dpop_jkt"))
 		}
 		return nil
 	}

@@ -115,7 +115,7 @@ func (c *Config) setFromEnv(name, v string) (problem string) {
 			return fmt.Sprintf("RACE_BUDGET %q is not a duration: use e.g. RACE_BUDGET=%v", v, DefaultRaceBudget)
 		}
 		c.RaceBudget = d
-	case "DPOP", "DPOP_KEY_FILE", "DPOP_ALG":
+	case "DPOP", "DPOP_KEY_FILE", "DPOP_ALG", "DPOP_JKT":
 		return c.setDPoPFromEnv(name, v)
 	case "JWT_KEY_FILE":
 		c.JWTKeyFile = strings.TrimSpace(v)

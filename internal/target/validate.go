@@ -218,6 +218,9 @@ func (c Config) Redacted() string {
 		add("dpop", "true")
 		add("dpop_key_file", c.DPoPKeyFile)
 		add("dpop_alg", c.DPoPAlg)
+		if c.DPoPJKT {
+			add("dpop_jkt", "true")
+		}
 	}
 	add("jwt_key_file", c.JWTKeyFile)
 	add("jwt_alg", c.JWTAlg)

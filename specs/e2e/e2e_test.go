@@ -214,8 +214,10 @@ func status(r run, id string) reports.Status {
 
 func TestMockStartedByHandWithCodeCmdPasses(t *testing.T) {
 	base := startMock(t, "-profile", "rfc6749")
-	// DPOP=true: the mock serves DPoP too, so the DPoP rules run as well.
-	r := conformance(t, append(mockEnv(base, "rfc6749"), "DPOP=true")...)
+	// DPOP=true: the mock serves DPoP too, so the DPoP rules run as well;
+	// DPOP_JKT=true: fixtures/codes/mock-authorize.sh forwards dpop_jkt, so
+	// the code binding of RFC 9449 §10 is checked through CODE_CMD.
+	r := conformance(t, append(mockEnv(base, "rfc6749"), "DPOP=true", "DPOP_JKT=true")...)
 	if r.code != 0 || r.report == nil || r.report.Verdict != reports.VerdictPass {
 		t.Fatalf("exit %d, want 0 and a pass verdict:\n%s", r.code, tail(r.out))
 	}
@@ -237,6 +239,9 @@ func TestMockStartedByHandWithCodeCmdPasses(t *testing.T) {
 	}
 	if cp := r.report.Capabilities; cp == nil || cp.DPoP == nil || !cp.DPoP.Exercised {
 		t.Errorf("the report does not say DPoP was exercised: %+v", cp)
+	}
+	if s := status(r, "RFC9449-10-DPOP-JKT"); s != reports.StatusPassed {
+		t.Errorf("RFC9449-10-DPOP-JKT through CODE_CMD: %s, want passed:\n%s", s, tail(r.out))
 	}
 	junit, err := os.ReadFile(filepath.Join(r.dir, "conformance", "junit.xml"))
 	if err != nil {

@@ -60,7 +60,9 @@ var selfRuns = func() []selfRun {
 	for _, info := range rules.ProfileInfos {
 		out = append(out, selfRun{name: string(info.Name), profile: info.Name, file: "mock-" + string(info.Name)})
 	}
-	dpop := map[string]string{"DPOP": "true"}
+	// The mock's authorize endpoint binds codes with dpop_jkt (RFC 9449
+	// §10), so every DPoP run declares it and checks the binding.
+	dpop := map[string]string{"DPOP": "true", "DPOP_JKT": "true"}
 	return append(out, selfRun{name: "oauth21-public", profile: rules.OAuth21, file: "mock-oauth21-public"},
 		selfRun{name: "rfc6749-m2m", profile: rules.RFC6749, file: "mock-rfc6749-m2m", noCodes: true},
 		// DPoP (RFC 9449): proofs on client_credentials requests of a
@@ -299,8 +301,8 @@ func TestDPoPRuns(t *testing.T) {
 						t.Errorf("%s: got %s, want passed:\n%s", rule.ID, v.Status, v)
 					}
 				}
-				if n != 15 {
-					t.Errorf("%d DPoP rules in profile %s, want 15", n, cfg.Profile)
+				if n != 16 {
+					t.Errorf("%d DPoP rules in profile %s, want 16", n, cfg.Profile)
 				}
 			})
 		}
