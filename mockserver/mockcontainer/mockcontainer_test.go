@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func TestImageRunAndTerminate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := ctrInspect.Config.Cmd, []string{"-addr", listenAddr, "-profile", "dressipi",
+	if got, want := ctrInspect.Config.Cmd, []string{"-addr", listenAddr(ctr.port), "-profile", "dressipi",
 		"-fixtures", "/fixtures/dressipi.yaml", "-quirks", quirk}; !slices.Equal(got, want) {
 		t.Errorf("container command = %q, want %q", got, want)
 	}
@@ -361,6 +362,25 @@ func TestBoundedReturnsResult(t *testing.T) {
 	}
 }
 
+// Each Run's mock listens on a container port of its own, so Docker's port
+// proxy dials each new container (which gets the same bridge address) from
+// a fresh range of this machine's ports.
+func TestPickPortVaries(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 20 {
+		p := pickPort()
+		n, err := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
+		if err != nil || n < minPort || n >= minPort+portSpan {
+			t.Fatalf("pickPort() = %q, want a tcp port in [%d, %d)", p, minPort, minPort+portSpan)
+		}
+		seen[p] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("20 picks gave %d distinct ports, want them to vary", len(seen))
+	}
+}
+
 func TestRunOptionsBuildCommand(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -396,15 +416,15 @@ func TestRunOptionsBuildCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
 			t.Parallel()
-			req := applyAll(t, customizers(tt.opts))
+			req := applyAll(t, customizers("8080/tcp", tt.opts))
 			if !slices.Equal(req.Cmd, tt.want) {
 				t.Errorf("Cmd = %q, want %q", req.Cmd, tt.want)
 			}
 			if got := req.Labels[LabelKey]; got != LabelValue {
 				t.Errorf("label %s = %q, want %q", LabelKey, got, LabelValue)
 			}
-			if !slices.Equal(req.ExposedPorts, []string{Port}) {
-				t.Errorf("ExposedPorts = %q, want [%s]", req.ExposedPorts, Port)
+			if !slices.Equal(req.ExposedPorts, []string{"8080/tcp"}) {
+				t.Errorf("ExposedPorts = %q, want [8080/tcp]", req.ExposedPorts)
 			}
 			if req.WaitingFor == nil {
 				t.Error("no wait strategy")
