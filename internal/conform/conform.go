@@ -218,6 +218,13 @@ func (r *Runner) Run(ctx context.Context, rule rules.Rule) (v Verdict) {
 		}
 		return v
 	}
+	if classOf(o.Judged) == probe.ClassLocal {
+		// The exchange never left this machine (no ephemeral port or file
+		// descriptor): no evidence about the server either way.
+		v.Status, v.Class = reports.StatusInconclusive, probe.ClassLocal
+		v.Reason = "the harness's own machine could not open a connection, so the server was not asked: " + r.red.String(o.Violation.Error())
+		return v
+	}
 	v.Violated = true
 	v.Violation = r.red.String(o.Violation.Error())
 	v.Check = o.Check

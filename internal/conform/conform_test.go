@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"tokenharness/internal/oauth"
+	"tokenharness/internal/probe"
 	"tokenharness/internal/redact"
 	"tokenharness/internal/rules"
 	"tokenharness/internal/target"
@@ -22,6 +23,11 @@ func TestPolicy(t *testing.T) {
 	t.Parallel()
 	violated := func(context.Context, rules.Env) rules.Outcome {
 		return rules.Outcome{Violation: errors.New("it differed"), Judged: &oauth.Exchange{Class: "timeout"}}
+	}
+	// A "violation" judged on an exchange that never left this machine (no
+	// ephemeral port): no evidence about the server.
+	local := func(context.Context, rules.Env) rules.Outcome {
+		return rules.Outcome{Violation: errors.New("no response"), Judged: &oauth.Exchange{Class: probe.ClassLocal}}
 	}
 	held := func(context.Context, rules.Env) rules.Outcome { return rules.Outcome{} }
 	skipped := func(context.Context, rules.Env) rules.Outcome { return rules.Outcome{Skip: "no refresh token"} }
@@ -42,6 +48,7 @@ func TestPolicy(t *testing.T) {
 		{"waived deviation", rules.MUST, rules.Waive("not applicable"), nil, violated, reports.StatusWaived, "not applicable", true},
 		{"waived but held", rules.MUST, rules.Waive("not applicable"), nil, held, reports.StatusWaived, "held anyway", false},
 		{"held", rules.MUST, rules.Enforce, nil, held, reports.StatusPassed, "", false},
+		{"no connection from this machine", rules.MUST, rules.Enforce, nil, local, reports.StatusInconclusive, "own machine could not open a connection", false},
 		{"flow skipped", rules.MUST, rules.Enforce, nil, skipped, reports.StatusSkipped, "no refresh token", false},
 		{"need unmet", rules.MUST, rules.Enforce, []rules.Need{rules.NeedClient2}, violated, reports.StatusSkipped, "CLIENT2_ID", false},
 		{"need unmet, waived", rules.MUST, rules.Waive("public clients"), []rules.Need{rules.NeedSecret}, violated, reports.StatusWaived, "public clients", false},

@@ -28,6 +28,10 @@ const (
 	ClassRedirect     = "redirect"
 	ClassRequest      = "request"
 	ClassTransport    = "transport"
+	// ClassLocal is a failure on the harness's own machine before anything
+	// reached the target: no ephemeral port or file descriptor was left.
+	// It proves nothing about the server.
+	ClassLocal = "local"
 
 	ClassHTML        = "html"
 	ClassEmpty       = "empty"
@@ -61,6 +65,8 @@ var (
 	ErrRedirect     = &Failure{ClassRedirect, "redirect: the token endpoint redirected; redirects are not followed"}
 	ErrRequest      = &Failure{ClassRequest, "request: the request could not be built"}
 	ErrTransport    = &Failure{ClassTransport, "transport: the exchange failed"}
+	ErrLocal        = &Failure{ClassLocal, "local: this machine could not open the connection (no ephemeral port or file descriptor left): " +
+		"wait a minute for closed connections to time out, or run fewer gates at once"}
 )
 
 // Class names the failure class of err ("" for nil or an unclassified error).
@@ -94,6 +100,11 @@ func classify(err, ctxErr error) *Failure {
 		return ErrDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ErrRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.ENOBUFS):
+		// Checked before the generic cases: these come from connect or
+		// socket on this machine, whatever the target would have said.
+		return ErrLocal
 	case errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid),
 		errors.As(err, &verify), errors.As(err, &record), errors.As(err, &alert):
 		return ErrTLS

@@ -315,6 +315,8 @@ func TestClassify(t *testing.T) {
 		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, nil, ErrRefused},
 		{"reset", &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, nil, ErrConnCut},
 		{"unexpected EOF", fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), nil, ErrConnCut},
+		{"no ephemeral port", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}, nil, ErrLocal},
+		{"no file descriptor", &net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}, nil, ErrLocal},
 		{"other", errors.New("something odd"), nil, ErrTransport},
 	}
 	for _, tt := range tests {
