@@ -51,6 +51,8 @@ func (c *Client) hint(err *exchangeError, u *url.URL) string {
 		return fmt.Sprintf("no answer within %v: check TARGET and the network, or raise TIMEOUT", c.timeout)
 	case ErrCanceled:
 		return "the run was canceled before the target answered"
+	case ErrLocal:
+		return fmt.Sprintf("%v: %s", err.cause, ErrLocal.text)
 	}
 	return fmt.Sprintf("%s: %v: check TARGET", err.class.class, err.cause)
 }
