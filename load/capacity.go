@@ -165,15 +165,15 @@ func judgeStep(rate float64, an *analyzer, scheduled uint64, p Params, maxLag ti
 	if n > 0 {
 		st.ErrorRate = round3(float64(st.UnexpectedFailures) / float64(n))
 	}
+	unsent := tooManyUnsent(l.Outcomes.Unsent, l.Requests, p.Clients)
 	switch {
 	case l.Requests < scheduled:
 		st.Why = fmt.Sprintf("only %d of %d scheduled requests were accounted for", l.Requests, scheduled)
-	case ratioOver(l.Outcomes.Unsent, l.Requests, maxUnsentShare):
+	case unsent != "":
 		// Not a measurement of the server at this rate: the pool, sized
 		// for the top rate at the probe's latency, ran dry because the
 		// server's latency grew. The rate is not shown to be sustained.
-		st.Why = fmt.Sprintf("%d of %d requests were never sent: no refresh token was idle, the server's latency having outgrown the pool of %d (raise CLIENTS to measure this rate)",
-			l.Outcomes.Unsent, l.Requests, p.Clients)
+		st.Why = unsent + ", the server's latency having outgrown it (raise CLIENTS to measure this rate)"
 	case st.P99MS > ms(p.SLOP99):
 		st.Why = fmt.Sprintf("p99 %.1f ms > %s", st.P99MS, p.SLOP99)
 	case ratioOver(st.UnexpectedFailures, n, p.SLOErrors):

@@ -658,13 +658,22 @@ const maxUnsentShare = 0.01
 // latency would understate the truth and its error rate would be over
 // what was left. "" when the run sent enough.
 func unsentWhy(l *reports.Load) string {
-	u := l.Outcomes.Unsent
-	if l.Requests == 0 || !ratioOver(u, l.Requests, maxUnsentShare) {
+	why := tooManyUnsent(l.Outcomes.Unsent, l.Requests, l.Params.Clients)
+	if why == "" {
 		return ""
 	}
-	return fmt.Sprintf("%d of %d scheduled requests (%.1f%%) were never sent: the pool of %d refresh tokens had none idle when they were due, "+
-		"as refreshes took longer under load than when it was sized; their latency is unmeasured, so the run cannot be judged (raise CLIENTS)",
-		u, l.Requests, 100*float64(u)/float64(l.Requests), l.Params.Clients)
+	return why + ", as refreshes took longer under load than when it was sized; their latency is unmeasured, so the run cannot be judged (raise CLIENTS)"
+}
+
+// tooManyUnsent states, for a run or a capacity step, that more than
+// maxUnsentShare of its requests found no idle token in the pool of
+// clients; "" when they were few enough.
+func tooManyUnsent(unsent, requests uint64, clients int) string {
+	if requests == 0 || !ratioOver(unsent, requests, maxUnsentShare) {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d scheduled requests (%.1f%%) were never sent: the pool of %d refresh tokens had none idle when they were due",
+		unsent, requests, 100*float64(unsent)/float64(requests), clients)
 }
 
 // finish computes the profile's own figures, checks the harness sent its

@@ -36,23 +36,7 @@ func h2cCopy(t *testing.T, srv *httptest.Server) *httptest.Server {
 // speaking HTTP/1.1 to the same handler).
 func TestRaceH2ClassesLikeDo(t *testing.T) {
 	t.Parallel()
-	short := WithTimeout(300 * time.Millisecond)
-	tests := []struct {
-		name string
-		srv  func() *httptest.Server
-		opts []Option
-	}{
-		{"valid token response", hostile.Token, nil},
-		{"hang", hostile.Hang, []Option{short}},
-		{"slow beyond the timeout", func() *httptest.Server { return hostile.Slow(time.Hour) }, []Option{short}},
-		{"html login page", hostile.HTML, nil},
-		{"empty body", hostile.Empty, nil},
-		{"huge body over the default cap", func() *httptest.Server { return hostile.Huge(3 << 20) }, nil},
-		{"body over a small cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(999)}},
-		{"body exactly at the cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(1000)}},
-		{"redirect loop", hostile.RedirectLoop, nil},
-	}
-	for _, tt := range tests {
+	for _, tt := range answerCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			orig := tt.srv()

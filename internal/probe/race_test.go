@@ -29,6 +29,30 @@ func raceRequests(url string, n int) []oauth.Request {
 	return rs
 }
 
+// hostileCase is a misbehaving server and the client options to meet it.
+type hostileCase struct {
+	name string
+	srv  func() *httptest.Server
+	opts []Option
+}
+
+// answerCases are the servers that answer over plain HTTP in a way both
+// releases (last bytes and the HTTP/2 single packet) must class as Do does.
+func answerCases() []hostileCase {
+	short := WithTimeout(300 * time.Millisecond)
+	return []hostileCase{
+		{"valid token response", hostile.Token, nil},
+		{"hang", hostile.Hang, []Option{short}},
+		{"slow beyond the timeout", func() *httptest.Server { return hostile.Slow(time.Hour) }, []Option{short}},
+		{"html login page", hostile.HTML, nil},
+		{"empty body", hostile.Empty, nil},
+		{"huge body over the default cap", func() *httptest.Server { return hostile.Huge(3 << 20) }, nil},
+		{"body over a small cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(999)}},
+		{"body exactly at the cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(1000)}},
+		{"redirect loop", hostile.RedirectLoop, nil},
+	}
+}
+
 // A raced exchange is bounded and classed exactly as Do's: same class,
 // status, body and truncation against every misbehaving server.
 func TestRaceClassesLikeDo(t *testing.T) {
@@ -39,26 +63,12 @@ func TestRaceClassesLikeDo(t *testing.T) {
 	if err := hostile.WriteCA(tlsSrv, ca); err != nil {
 		t.Fatal(err)
 	}
-	short := WithTimeout(300 * time.Millisecond)
-	tests := []struct {
-		name string
-		srv  func() *httptest.Server
-		opts []Option
-	}{
-		{"valid token response", hostile.Token, nil},
-		{"hang", hostile.Hang, []Option{short}},
-		{"slow beyond the timeout", func() *httptest.Server { return hostile.Slow(time.Hour) }, []Option{short}},
-		{"connection cut mid-body", hostile.CutMidBody, nil},
-		{"html login page", hostile.HTML, nil},
-		{"empty body", hostile.Empty, nil},
-		{"huge body over the default cap", func() *httptest.Server { return hostile.Huge(3 << 20) }, nil},
-		{"body over a small cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(999)}},
-		{"body exactly at the cap", func() *httptest.Server { return hostile.Huge(1000) }, []Option{WithMaxBody(1000)}},
-		{"redirect loop", hostile.RedirectLoop, nil},
-		{"self-signed certificate", hostile.SelfSignedTLS, nil},
-		{"self-signed certificate, insecure", hostile.SelfSignedTLS, []Option{WithInsecureSkipVerify()}},
-		{"private CA", func() *httptest.Server { return tlsSrv }, []Option{WithCAFile(ca)}},
-	}
+	tests := append(answerCases(),
+		hostileCase{"connection cut mid-body", hostile.CutMidBody, nil},
+		hostileCase{"self-signed certificate", hostile.SelfSignedTLS, nil},
+		hostileCase{"self-signed certificate, insecure", hostile.SelfSignedTLS, []Option{WithInsecureSkipVerify()}},
+		hostileCase{"private CA", func() *httptest.Server { return tlsSrv }, []Option{WithCAFile(ca)}},
+	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
